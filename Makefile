@@ -1,0 +1,49 @@
+# One command each: `make demo` (set up + serve the app), `make test` (set up + every test).
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.perft_viz-installed
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install demo test browser test-slow bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python app.py --host 127.0.0.1 --port 7860
+
+# Debian's chromium for the browser tests (playwright drives it; never `playwright install`).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else sudo -n apt-get update -q && sudo -n apt-get install -y -q chromium; fi; } \
+	  || { echo "chromium is missing and could not be installed: apt-get install chromium"; exit 1; }
+
+test: install browser
+	$(BIN)/nbdev-clean
+	$(BIN)/nbdev-export
+	@if [ -n "$$(git status --porcelain -- nbs perft_viz)" ]; then \
+	  echo "nbs/ and perft_viz/ are not clean and in sync (run nbdev-clean && nbdev-export, then commit):"; \
+	  git status --porcelain -- nbs perft_viz; exit 1; fi
+	$(BIN)/nbdev-test --n-workers 2 --timing
+	$(BIN)/pytest tests/ -q -m "not slow"
+
+test-slow: install browser
+	$(BIN)/nbdev-test --flags slow --n-workers 1
+	$(BIN)/pytest tests/ -q
+
+bench: install
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) _proc _docs

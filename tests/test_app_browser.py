@@ -1,0 +1,51 @@
+"""The app in a real headless Chromium (Debian's /usr/bin/chromium, driven by playwright)."""
+import shutil
+import pytest
+from playwright.sync_api import sync_playwright
+from conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1280, "height": 1400})
+        pg.goto(app_url, wait_until="networkidle")
+        yield pg
+        browser.close()
+
+
+def heatmap_rows(page):
+    "Rows of the heatmap trace as plotly holds them in the page."
+    return page.evaluate("() => { const d = document.querySelector('#heatmap .js-plotly-plot');"
+                         " return d && d.data ? d.data[0].z.length : -1; }")
+
+
+def route(page, text):
+    page.locator("#prompt textarea").fill(text)
+    page.locator("#route-btn").click()
+
+
+def test_heatmap_has_one_row_per_token(page):
+    route(page, "12 + 7 = 19")
+    page.wait_for_function("() => { const d = document.querySelector('#heatmap .js-plotly-plot');"
+                           " return d && d.data && d.data[0].z.length > 0; }", timeout=60_000)
+    status = page.locator("#status").inner_text()
+    n_tokens = int(status.split("Routed ")[1].split(" tokens")[0])
+    assert heatmap_rows(page) == n_tokens
+    # the highlighted-text view shows one coloured span per token, labelled with an expert
+    assert page.locator("#top1").inner_text().count("E") >= 1
+    page.screenshot(path=str(ROOT / "assets" / "screenshot.png"), full_page=False)
+
+
+def test_empty_prompt_shows_message_and_server_keeps_serving(page):
+    route(page, "   ")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Cannot do that')", timeout=30_000)
+    assert "Traceback" not in page.content()
+    route(page, "abc")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Routed')", timeout=60_000)
+    assert heatmap_rows(page) > 0

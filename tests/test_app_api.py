@@ -17,3 +17,11 @@ def test_route_endpoint_bad_input(app_url):
     assert "prompt is empty" in status
     *_, status = client.predict("x" * 2000, 0, api_name="/route")   # longer than the model's limit
     assert "only the first" in status
+
+
+def test_neurons_endpoint(app_url):
+    client = Client(app_url, verbose=False)
+    plot, status = client.predict("12 + 7 = 19", 0, 1, api_name="/neurons")
+    assert status.startswith("Token 1 ") and plot is not None
+    plot, status = client.predict("12", 0, 50, api_name="/neurons")
+    assert plot is None and "Pick a token position" in status

@@ -3,7 +3,8 @@
 Model: TinyOLMoE (assets/tiny-olmoe) if it exists, else a random OLMoE of a similar shape (4 layers, hidden 128,
 16 experts top-2). Every model is a copy of the same base; all run in this process on the same batch, under
 torch.no_grad, in eval mode, with a fixed number of threads. Rounds are interleaved (each round times every model
-once, in a rotating order) so load changes on a shared machine hit all models alike; we report each model's median.
+once, in a rotating order) so load changes on a shared machine hit all models alike; we report each model's median
+wall time and, as a check on a busy machine, its median process CPU time (all threads).
 
 Targets from the PERFT issue: PERFT-R Top2/8 r=8 <= 1.10x and PERFT-E r=8 <= 1.15x the base model
 (anchors measured on a tiny OLMoE: peft LoRA q,v 1.08x, peft LoRA on the experts via target_parameters 1.34x).
@@ -51,31 +52,33 @@ def main(threads:int=2, rounds:int=30, batch:int=8, seq:int=64, device:str="cpu"
     models = {"base": base}
     for name, cfg in configs().items(): models[name] = get_peft_model(copy.deepcopy(base), cfg).eval()
     ids = torch.randint(0, base.config.vocab_size, (batch, seq), generator=torch.Generator().manual_seed(0)).to(device)
-    names, times = list(models), {n: [] for n in models}
+    names, times, cpu = list(models), {n: [] for n in models}, {n: [] for n in models}
     with torch.no_grad():
         for n in names:  # warm-up
             for _ in range(2): models[n](input_ids=ids, use_cache=False)
         for i in range(rounds):
             order = names[i % len(names):] + names[:i % len(names)]
             for n in order:
-                sync(device); t = time.perf_counter()
+                sync(device); t, c = time.perf_counter(), time.process_time()
                 models[n](input_ids=ids, use_cache=False)
-                sync(device); times[n].append(time.perf_counter() - t)
+                sync(device); times[n].append(time.perf_counter() - t); cpu[n].append(time.process_time() - c)
     med = {n: statistics.median(ts) for n, ts in times.items()}
+    cmed = {n: statistics.median(ts) for n, ts in cpu.items()}
     rows = []
     for n in names:
         ratio = med[n] / med["base"]
         target = TARGETS.get(n)
         trainable = 0 if n == "base" else sum(p.numel() for p in models[n].parameters() if p.requires_grad)
         rows.append(dict(model=n, median_ms=round(med[n] * 1e3, 3), ratio=round(ratio, 3), trainable=trainable,
+                         cpu_ms=round(cmed[n] * 1e3, 3), cpu_ratio=round(cmed[n] / cmed["base"], 3),
                          target=target, meets_target=None if target is None else ratio <= target))
     shape = {k: getattr(base.config, k) for k in ("num_hidden_layers", "hidden_size", "intermediate_size", "num_experts", "num_experts_per_tok", "vocab_size")}
     print(f"\nForward latency, {source}, {shape}, batch {batch}x{seq}, {threads} threads, {device}, median of {rounds} interleaved rounds\n")
-    print("| model | median ms | x base | trainable params | target |")
-    print("|---|---:|---:|---:|---|")
+    print("| model | median ms | x base | CPU ms | CPU x base | trainable params | target (wall) |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
         t = "" if r["target"] is None else f"<= {r['target']:.2f}x: {'met' if r['meets_target'] else 'MISSED'}"
-        print(f"| {r['model']} | {r['median_ms']:.2f} | {r['ratio']:.3f} | {r['trainable']:,} | {t} |")
+        print(f"| {r['model']} | {r['median_ms']:.2f} | {r['ratio']:.3f} | {r['cpu_ms']:.2f} | {r['cpu_ratio']:.3f} | {r['trainable']:,} | {t} |")
     olmoe = {n: count_parameters(c)._asdict() for n, c in configs(16).items()}  # r=16 at the OLMoE-1B-7B shape, meta device
     result = dict(benchmark="perft_forward_latency", model=source, shape=shape, batch=[batch, seq], threads=threads, device=device,
                   rounds=rounds, torch=torch.__version__, python=platform.python_version(), machine=platform.machine(),

@@ -49,3 +49,23 @@ def test_empty_prompt_shows_message_and_server_keeps_serving(page):
     route(page, "abc")
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('Routed')", timeout=60_000)
     assert heatmap_rows(page) > 0
+
+
+def test_live_training_streams_and_adapter_routes(page):
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#steps input").fill("6")
+    page.locator("#train-btn").click()
+    # the timer streams records into the loss plot while the run goes on, and says when it is done
+    page.wait_for_function("() => document.querySelector('#train-status').innerText.includes('step 6/6')", timeout=240_000)
+    n_points = page.evaluate("() => { const d = document.querySelector('#loss-plot .js-plotly-plot');"
+                             " return d && d.data ? d.data[0].x.length : -1; }")
+    assert n_points >= 2                       # several steps arrived, not only the last one
+    page.screenshot(path=str(ROOT / "assets" / "screenshot-train.png"), full_page=False)
+    page.get_by_role("tab", name="Adapter").click()
+    page.locator("#adapter-btn").click()
+    page.wait_for_function("() => { const d = document.querySelector('#peft-routing .js-plotly-plot');"
+                           " return d && d.data && d.data[0].z.length > 0; }", timeout=60_000)
+    status = page.locator("#a-status").inner_text()
+    assert "PERFT-R Top2/8" in status
+    rows = page.evaluate("() => document.querySelector('#peft-routing .js-plotly-plot').data[0].z.length")
+    assert rows == int(status.split("routed ")[1].split(" tokens")[0])

@@ -1,0 +1,31 @@
+"""Two processes on one CPU machine: `torchrun --nproc_per_node 2` runs `perft-viz train` under DDP on gloo."""
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes(tmp_path):
+    from perft_viz.model import random_olmoe, tiny_config, toy_tokenizer
+    tok = toy_tokenizer()
+    random_olmoe(tiny_config(vocab_size=len(tok))).save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    torchrun = Path(sys.executable).parent / "torchrun"
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "perft_viz.cli", "train",
+           "--model", str(tmp_path / "model"), "--task", "parity,larger", "--template", "short", "--threads", "1",
+           "--variant", "R", "--experts", "4", "--top-k", "2", "--rank", "4", "--n-per-task", "16",
+           "--max-steps", "3", "--batch-size", "4", "--output-dir", str(tmp_path / "out"), "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    log = p.stdout + p.stderr
+    assert p.returncode == 0, log[-5000:]
+    assert "rank 0/2: finished at step 3" in log and "rank 1/2: finished at step 3" in log, log[-3000:]
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["processes"] == 2 and run["steps"] == 3
+    # DDP: each optimizer step consumed 2 processes x 4 examples, so 32 examples are 4 steps an epoch
+    recs = [json.loads(l) for l in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [1, 2, 3] and abs(recs[0]["epoch"] - 0.25) < 1e-9
+    assert (tmp_path / "out" / "checkpoint-3" / "adapter_model.safetensors").exists()
+    assert not [q for q in (tmp_path / "out").iterdir() if q.name.startswith(".staging")]

@@ -1,6 +1,7 @@
 """Benchmark: real 4-bit OLMoE experts (perft_viz.quant). Not a test.
 
-(a) Builds the OLMoE-1B-7B architecture (`OlmoeConfig()` defaults: 16 layers, hidden 2048, 64 experts top-8)
+(a) Builds the OLMoE-1B-7B architecture (16 layers, hidden 2048, 64 experts top-8, expert width 1024: `OlmoeConfig()`
+    defaults except intermediate_size, whose transformers default is 2048)
     with random bf16 weights, quantizing it AS IT IS BUILT: the model is created on the meta device, then each
     decoder layer is materialized, randomly initialised, quantized and left quantized before the next one, so
     the bf16 model (~14 GB) never exists at once. Reports quantized bytes / bf16 bytes (whole model and decoder
@@ -52,6 +53,7 @@ def build_quantized(config, quantization, device, dtype=torch.bfloat16):
     with torch.device("meta"): model = OlmoeForCausalLM(config)
     model.to(dtype)                                                  # free on meta: sets the storage dtype
     ref, ref_layers = model_memory(model), model_memory(model.model.layers)   # bytes the bf16 model would hold
+    n_params = sum(p.numel() for p in model.parameters())
     for layer in model.model.layers:
         materialize(layer, device, config.initializer_range)
         quantize_model(layer, quantization)
@@ -59,7 +61,7 @@ def build_quantized(config, quantization, device, dtype=torch.bfloat16):
     for m in (model.model.embed_tokens, model.model.norm, model.lm_head): materialize(m, device, config.initializer_range)
     model.model.rotary_emb = type(model.model.rotary_emb)(config).to(device)
     setattr(model, "is_loaded_in_8bit" if quantization == "int8" else "is_loaded_in_4bit", True)
-    return model.eval(), ref, ref_layers
+    return model.eval(), ref, ref_layers, n_params
 
 def hits_per_layer(model, input_ids) -> list[int]:
     "Distinct experts routed to per layer (what QuantizedExperts dequantizes) in one forward."
@@ -70,9 +72,11 @@ def hits_per_layer(model, input_ids) -> list[int]:
     return hits
 
 def full_size(args) -> dict:
-    config = OlmoeConfig(num_hidden_layers=args.layers)
+    # OLMoE-1B-7B: OlmoeConfig() defaults except the expert width (transformers' default intermediate_size is 2048;
+    # allenai/OLMoE-1B-7B-0924 uses 1024, which gives its 6.9B parameters)
+    config = OlmoeConfig(intermediate_size=1024, num_hidden_layers=args.layers)
     rss0, t0 = rss_gb(), time.perf_counter()
-    model, ref, ref_layers = build_quantized(config, args.quantization, args.device)
+    model, ref, ref_layers, n_params = build_quantized(config, args.quantization, args.device)
     build_s, rss_built = time.perf_counter() - t0, rss_gb()
     mem, mem_layers = model_memory(model), model_memory(model.model.layers)
     # transformers' stock bnb path quantizes nn.Linear only: attention would shrink as here, experts would not
@@ -93,7 +97,7 @@ def full_size(args) -> dict:
     deq = lambda idx: (lambda: (qe.dequantize("gate_up_proj", idx, torch.bfloat16), qe.dequantize("down_proj", idx, torch.bfloat16)))
     t_deq_k, t_deq_all = median_time(deq(sel), args.device, args.runs), median_time(deq(None), args.device, args.runs)
     return dict(config=dict(layers=config.num_hidden_layers, hidden=config.hidden_size, experts=E, top_k=k,
-                            intermediate=config.intermediate_size, vocab=config.vocab_size),
+                            intermediate=config.intermediate_size, vocab=config.vocab_size, params=n_params),
                 quantization=args.quantization,
                 bf16_bytes=ref._asdict(), quantized_bytes=mem._asdict(),
                 ratio_total=mem.total / ref.total, ratio_decoder_layers=mem_layers.total / ref_layers.total,
@@ -141,10 +145,10 @@ def report(res):
     f = res.get("full")
     if f:
         c = f["config"]
-        print(f"\n### (a) OLMoE-1B-7B shape ({c['layers']} layers, hidden {c['hidden']}, {c['experts']} experts top-{c['top_k']}), "
+        print(f"\n### (a) OLMoE-1B-7B shape ({c['layers']} layers, hidden {c['hidden']}, {c['experts']} experts top-{c['top_k']}, expert width {c['intermediate']}), "
               f"random weights, {f['quantization']}, device {res['device']}, {res['threads']} threads\n")
         print("| measure | value |\n|---|---|")
-        for k, v in [("bf16 size (GB)", f["bf16_bytes"]["total"] / GB), ("quantized size (GB)", f["quantized_bytes"]["total"] / GB),
+        for k, v in [("parameters (B)", c["params"] / 1e9), ("bf16 size (GB)", f["bf16_bytes"]["total"] / GB), ("quantized size (GB)", f["quantized_bytes"]["total"] / GB),
                      ("quantized / bf16, whole model", f["ratio_total"]), ("quantized / bf16, decoder layers", f["ratio_decoder_layers"]),
                      ("quantized / bf16, experts", f["ratio_experts"]), ("quantized / bf16, attention", f["ratio_attention"]),
                      ("stock bnb (nn.Linear only) / bf16, whole model", f["ratio_stock_linear_only"]),

@@ -1,5 +1,5 @@
 """Two processes on one CPU machine: `torchrun --nproc_per_node 2` runs `perft-viz train` under DDP on gloo."""
-import json, os, subprocess, sys
+import json, os, signal, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -18,8 +18,11 @@ def test_torchrun_two_processes(tmp_path):
            "--variant", "R", "--experts", "4", "--top-k", "2", "--rank", "4", "--n-per-task", "16",
            "--max-steps", "3", "--batch-size", "4", "--output-dir", str(tmp_path / "out"), "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    log = p.stdout + p.stderr
+    p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try: log, _ = p.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL); p.communicate()   # torchrun and both workers
+        raise
     assert p.returncode == 0, log[-5000:]
     assert "rank 0/2: finished at step 3" in log and "rank 1/2: finished at step 3" in log, log[-3000:]
     run = json.loads((tmp_path / "out" / "run.json").read_text())

@@ -35,7 +35,7 @@ test: install browser
 	@if [ -n "$$(git status --porcelain -- nbs perft_viz)" ]; then \
 	  echo "nbs/ and perft_viz/ are not clean and in sync (run nbdev-clean && nbdev-export, then commit):"; \
 	  git status --porcelain -- nbs perft_viz; exit 1; fi
-	$(BIN)/nbdev-test --n-workers 2 --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing   # 2 notebooks at once, 1 thread each: no oversubscription
 	$(BIN)/pytest tests/ -q -m "not slow"
 
 test-slow: install browser

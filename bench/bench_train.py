@@ -75,7 +75,7 @@ def measure(base_model, tok, data, variant, stream, steps, warm, batch_size):
         with RssSampler() as rss:
             T.train_adapter(model, tok, data, output_dir=tempfile.mkdtemp(), max_steps=steps, batch_size=batch_size, lr=1e-3,
                             template="short", progress=False, track_routing=stream, logging_steps=1 if stream else 10**6,
-                            save_total_limit=1)
+                            save_total_limit=1, callbacks=callbacks)
     finally:
         T.Collator = orig; done.set()
     tokens, times = collator.tokens[warm:steps], timer.times[warm:steps]

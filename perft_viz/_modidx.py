@@ -326,4 +326,5 @@ d = { 'settings': { 'branch': 'main',
                                  'perft_viz.train.routing_metrics': ('train.html#routing_metrics', 'perft_viz/train.py'),
                                  'perft_viz.train.switch_lb': ('train.html#switch_lb', 'perft_viz/train.py'),
                                  'perft_viz.train.tokenize_records': ('train.html#tokenize_records', 'perft_viz/train.py'),
-                                 'perft_viz.train.train_adapter': ('train.html#train_adapter', 'perft_viz/train.py')}}}
+                                 'perft_viz.train.train_adapter': ('train.html#train_adapter', 'perft_viz/train.py'),
+                                 'perft_viz.train.wrap_model': ('train.html#wrap_model', 'perft_viz/train.py')}}}

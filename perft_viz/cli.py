@@ -68,9 +68,8 @@ def train_cmd(a) -> int:
     "Build the model and adapter, load the data, train, and write run.json."
     from perft_viz.model import load_model
     from perft_viz.tasks import load_task_data, TEMPLATES
-    from perft_viz.train import TrainConfig, train_adapter, adapter_config, adapter_label, JsonlCallback
+    from perft_viz.train import TrainConfig, train_adapter, adapter_config, adapter_label, wrap_model, JsonlCallback
     from perft_viz.evaluate import adapter_params
-    from peft import get_peft_model
     _positive(a, "batch-size", "grad-accum", "max-length", "n-per-task", "rank", "lr", "max-steps", "epochs")
     check(a.template in TEMPLATES, f"--template={a.template!r} is unknown.", f"Use one of {tuple(TEMPLATES)}.")
     if a.threads: torch.set_num_threads(a.threads)
@@ -80,7 +79,7 @@ def train_cmd(a) -> int:
     data = load_task_data(a.task, "train", a.n_per_task, a.seed)
     model, tok, source = load_model(a.model, a.quantization)
     set_seed(a.seed)
-    pm = get_peft_model(model, pcfg)
+    pm = wrap_model(model, pcfg)
     cfg = TrainConfig(output_dir=str(out), max_steps=a.max_steps, epochs=a.epochs, lr=a.lr, batch_size=a.batch_size,
                       grad_accum=a.grad_accum, warmup_steps=a.warmup_steps, weight_decay=a.weight_decay, max_length=a.max_length,
                       template=a.template, train_on_inputs=not a.train_on_answer, base_lb_coef=a.base_lb_coef, peft_lb_coef=a.lb_coef,

@@ -7,11 +7,10 @@ from __future__ import annotations
 import copy, queue, tempfile, threading, time
 from typing import NamedTuple
 import torch
-from peft import get_peft_model
 from .core import PerftVizError, check
 from .model import LoadedModel
 from .tasks import SUITE, SYNTHETIC_TASKS, make_suite, format_prompt
-from .train import adapter_config, adapter_label, train_adapter, QueueCallback
+from .train import adapter_config, adapter_label, wrap_model, train_adapter, QueueCallback
 from .evaluate import evaluate_model
 import perft_viz.perft.model  # registers the PERFT method with peft
 
@@ -47,7 +46,7 @@ class LiveRun:
             perft = variant in ("S", "D", "R", "E")
             cfg = adapter_config(variant, experts=int(experts) if perft and variant in ("D", "R") and experts else None,
                                  top_k=int(top_k) if variant == "R" and top_k else None, rank=int(rank))
-            model = get_peft_model(copy.deepcopy(self.loaded.model), cfg)   # raises a PerftVizError for bad shapes
+            model = wrap_model(copy.deepcopy(self.loaded.model), cfg)   # raises a PerftVizError for bad shapes
             data = make_suite(max(32, int(steps) * int(batch_size) // len(tasks)), seed=seed, tasks=tasks)
             self.q, self.records, self.model, self.error, self.result = queue.Queue(), [], model, None, None
             self.label, self.tasks, self.stop_event = adapter_label(cfg), tasks, threading.Event()

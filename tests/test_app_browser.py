@@ -51,6 +51,19 @@ def test_empty_prompt_shows_message_and_server_keeps_serving(page):
     assert heatmap_rows(page) > 0
 
 
+def test_neurons_of_one_token(page):
+    page.get_by_role("tab", name="Neurons").click()
+    page.locator("#neurons-btn").click()
+    page.wait_for_function("() => { const d = document.querySelector('#neurons .js-plotly-plot');"
+                           " return d && d.data && d.data[0].z.length > 0; }", timeout=60_000)
+    status = page.locator("#n-status").inner_text()
+    assert status.startswith("Token 0") and "strongest neurons E" in status
+    # one heatmap row per expert the token was routed to (TinyOLMoE: top-2)
+    assert page.evaluate("() => document.querySelector('#neurons .js-plotly-plot').data[0].z.length") == 2
+    page.screenshot(path=str(ROOT / "assets" / "screenshot-neurons.png"), full_page=False)
+    page.get_by_role("tab", name="Routing").click()
+
+
 def test_live_training_streams_and_adapter_routes(page):
     page.get_by_role("tab", name="Train").click()
     page.locator("#steps input").fill("6")
@@ -69,3 +82,8 @@ def test_live_training_streams_and_adapter_routes(page):
     assert "PERFT-R Top2/8" in status
     rows = page.evaluate("() => document.querySelector('#peft-routing .js-plotly-plot').data[0].z.length")
     assert rows == int(status.split("routed ")[1].split(" tokens")[0])
+    # the composed model's answer next to the base model's, for one task input
+    page.locator("#answer-btn").click()
+    page.wait_for_function("() => document.querySelector('#answer-status').innerText.includes('on operator')", timeout=60_000)
+    assert "Cannot do that" not in page.locator("#answer-status").inner_text()
+    page.screenshot(path=str(ROOT / "assets" / "screenshot-adapter.png"), full_page=True)

@@ -19,8 +19,9 @@ import argparse, copy, json, platform, statistics, time, warnings
 from pathlib import Path
 import torch
 from peft import get_peft_model
-from transformers import OlmoeConfig, OlmoeForCausalLM
-from perft_viz.core import TINY_OLMOE_DIR, atomic_write, set_seed
+from transformers import OlmoeConfig
+from perft_viz.core import TINY_OLMOE_DIR, atomic_write
+from perft_viz.model import load_model, random_olmoe
 from perft_viz.perft.config import PerftConfig
 from perft_viz.perft.model import count_parameters, lora_baseline_config
 
@@ -30,13 +31,10 @@ TARGETS = {"PERFT-R Top2/8 r=8": 1.10, "PERFT-E r=8": 1.15}
 
 def base_model(device):
     "TinyOLMoE if shipped, else a random OLMoE of the shape the anchors were measured on."
-    if (TINY_OLMOE_DIR/"config.json").exists():
-        from perft_viz.model import load_model
-        return load_model(device=device).model, "TinyOLMoE (assets/tiny-olmoe)"
-    set_seed(0)
+    if (TINY_OLMOE_DIR/"config.json").exists(): return load_model(device=device).model, "TinyOLMoE (assets/tiny-olmoe)"
     cfg = OlmoeConfig(vocab_size=1024, hidden_size=128, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
                       num_key_value_heads=4, num_experts=16, num_experts_per_tok=2, max_position_embeddings=512)
-    return OlmoeForCausalLM(cfg).to(device).eval(), "random OLMoE (TinyOLMoE not built yet)"
+    return random_olmoe(cfg).to(device), "random OLMoE (TinyOLMoE not built yet)"
 
 def configs(r:int=8):
     return {"PERFT-S r=8": PerftConfig(variant="S", r=r), "PERFT-D4 r=8": PerftConfig(variant="D", num_experts=4, r=r),
@@ -68,7 +66,7 @@ def main(threads:int=2, rounds:int=30, batch:int=8, seq:int=64, device:str="cpu"
     for n in names:
         ratio = med[n] / med["base"]
         target = TARGETS.get(n)
-        trainable = 0 if n == "base" else sum(p.numel() for p in models[n].parameters() if p.requires_grad)
+        trainable = 0 if n == "base" else models[n].get_nb_trainable_parameters()[0]
         rows.append(dict(model=n, median_ms=round(med[n] * 1e3, 3), ratio=round(ratio, 3), trainable=trainable,
                          cpu_ms=round(cmed[n] * 1e3, 3), cpu_ratio=round(cmed[n] / cmed["base"], 3),
                          target=target, meets_target=None if target is None else ratio <= target))

@@ -10,6 +10,7 @@ bench/results/bench_train.json.
     python bench/bench_train.py [--steps 40] [--rounds 3] [--threads 1] [--model DIR]
 """
 import argparse, json, platform, queue, resource, statistics, tempfile, threading, time
+from unittest import mock
 from pathlib import Path
 import torch
 from peft import get_peft_model
@@ -69,15 +70,14 @@ def measure(base_model, tok, data, variant, stream, steps, warm, batch_size):
                 except queue.Empty: pass
         threading.Thread(target=drain, daemon=True).start()
     collator = CountingCollator(tok.pad_token_id)
-    orig = T.Collator
-    T.Collator = lambda pad_id: collator           # train_adapter builds its collator by name
-    try:
-        with RssSampler() as rss:
-            T.train_adapter(model, tok, data, output_dir=tempfile.mkdtemp(), max_steps=steps, batch_size=batch_size, lr=1e-3,
-                            template="short", progress=False, track_routing=stream, logging_steps=1 if stream else 10**6,
-                            save_total_limit=1, callbacks=callbacks)
-    finally:
-        T.Collator = orig; done.set()
+    # train_adapter builds its collator by name: hand it the counting one
+    with mock.patch.object(T, "Collator", lambda pad_id: collator), tempfile.TemporaryDirectory() as out:
+        try:
+            with RssSampler() as rss:
+                T.train_adapter(model, tok, data, output_dir=out, max_steps=steps, batch_size=batch_size, lr=1e-3,
+                                template="short", progress=False, track_routing=stream, logging_steps=1 if stream else 10**6,
+                                save_total_limit=1, callbacks=callbacks)
+        finally: done.set()
     tokens, times = collator.tokens[warm:steps], timer.times[warm:steps]
     return dict(tokens_per_s=sum(tokens) / sum(times), step_ms=1000 * statistics.median(times), peak_rss=rss.peak)
 

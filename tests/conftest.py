@@ -1,10 +1,17 @@
-"""Process-level fixtures: a real app server on a free localhost port."""
-import os, socket, subprocess, sys, time, urllib.request
+"""Process-level fixtures: a real app server on a free localhost port, a tiny saved checkpoint, shared helpers."""
+import os, re, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
+# child processes: unbuffered logs, one thread each (the machine has 2 cores)
+PROCESS_ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def n_routed(status:str) -> int:
+    "The token count in an app status line ('Routed 9 tokens ...' or '...: routed 9 tokens.')."
+    return int(re.search(r"[Rr]outed (\d+) tokens", status).group(1))
 
 
 def free_port() -> int:
@@ -41,3 +48,14 @@ def app_url():
     proc.terminate()
     try: proc.wait(10)
     except subprocess.TimeoutExpired: proc.kill()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    "A tiny random OLMoE with a toy tokenizer, saved like any checkpoint (stands in for TinyOLMoE)."
+    from perft_viz.model import random_olmoe, tiny_config, toy_tokenizer
+    d = tmp_path_factory.mktemp("model")
+    tok = toy_tokenizer()
+    random_olmoe(tiny_config(vocab_size=len(tok))).save_pretrained(d)
+    tok.save_pretrained(d)
+    return d

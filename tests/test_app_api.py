@@ -1,12 +1,13 @@
 """The same endpoint through Gradio's API, as a script would call it."""
 from gradio_client import Client
+from conftest import n_routed
 
 
 def test_route_endpoint(app_url):
     client = Client(app_url, verbose=False)
     heat, top1, load, status = client.predict("reverse abc -> cba", 0, api_name="/route")
     assert status.startswith("Routed ")
-    n = int(status.split("Routed ")[1].split(" tokens")[0])
+    n = n_routed(status)
     assert len(top1) == n and all(h["class_or_confidence"].startswith("E") for h in top1)
     assert heat is not None and load is not None
 

@@ -2,7 +2,7 @@
 import shutil
 import pytest
 from playwright.sync_api import sync_playwright
-from conftest import ROOT
+from conftest import ROOT, n_routed
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -19,10 +19,16 @@ def page(app_url):
         browser.close()
 
 
-def heatmap_rows(page):
-    "Rows of the heatmap trace as plotly holds them in the page."
-    return page.evaluate("() => { const d = document.querySelector('#heatmap .js-plotly-plot');"
+def plot_rows(page, sel):
+    "Rows of the first trace of the plotly figure in `sel`, as plotly holds them in the page (-1: no figure yet)."
+    return page.evaluate(f"() => {{ const d = document.querySelector('{sel} .js-plotly-plot');"
                          " return d && d.data ? d.data[0].z.length : -1; }")
+
+
+def wait_plot(page, sel, timeout=60_000):
+    "Wait until the plotly figure in `sel` has a trace with rows."
+    page.wait_for_function(f"() => {{ const d = document.querySelector('{sel} .js-plotly-plot');"
+                           " return d && d.data && d.data[0].z.length > 0; }", timeout=timeout)
 
 
 def route(page, text):
@@ -32,11 +38,8 @@ def route(page, text):
 
 def test_heatmap_has_one_row_per_token(page):
     route(page, "12 + 7 = 19")
-    page.wait_for_function("() => { const d = document.querySelector('#heatmap .js-plotly-plot');"
-                           " return d && d.data && d.data[0].z.length > 0; }", timeout=60_000)
-    status = page.locator("#status").inner_text()
-    n_tokens = int(status.split("Routed ")[1].split(" tokens")[0])
-    assert heatmap_rows(page) == n_tokens
+    wait_plot(page, "#heatmap")
+    assert plot_rows(page, "#heatmap") == n_routed(page.locator("#status").inner_text())
     # the highlighted-text view shows one coloured span per token, labelled with an expert
     assert page.locator("#top1").inner_text().count("E") >= 1
     page.screenshot(path=str(ROOT / "assets" / "screenshot.png"), full_page=False)
@@ -48,18 +51,17 @@ def test_empty_prompt_shows_message_and_server_keeps_serving(page):
     assert "Traceback" not in page.content()
     route(page, "abc")
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('Routed')", timeout=60_000)
-    assert heatmap_rows(page) > 0
+    assert plot_rows(page, "#heatmap") > 0
 
 
 def test_neurons_of_one_token(page):
     page.get_by_role("tab", name="Neurons").click()
     page.locator("#neurons-btn").click()
-    page.wait_for_function("() => { const d = document.querySelector('#neurons .js-plotly-plot');"
-                           " return d && d.data && d.data[0].z.length > 0; }", timeout=60_000)
+    wait_plot(page, "#neurons")
     status = page.locator("#n-status").inner_text()
     assert status.startswith("Token 0") and "strongest neurons E" in status
     # one heatmap row per expert the token was routed to (TinyOLMoE: top-2)
-    assert page.evaluate("() => document.querySelector('#neurons .js-plotly-plot').data[0].z.length") == 2
+    assert plot_rows(page, "#neurons") == 2
     page.screenshot(path=str(ROOT / "assets" / "screenshot-neurons.png"), full_page=False)
     page.get_by_role("tab", name="Routing").click()
 
@@ -76,12 +78,10 @@ def test_live_training_streams_and_adapter_routes(page):
     page.screenshot(path=str(ROOT / "assets" / "screenshot-train.png"), full_page=False)
     page.get_by_role("tab", name="Adapter").click()
     page.locator("#adapter-btn").click()
-    page.wait_for_function("() => { const d = document.querySelector('#peft-routing .js-plotly-plot');"
-                           " return d && d.data && d.data[0].z.length > 0; }", timeout=60_000)
+    wait_plot(page, "#peft-routing")
     status = page.locator("#a-status").inner_text()
     assert "PERFT-R Top2/8" in status
-    rows = page.evaluate("() => document.querySelector('#peft-routing .js-plotly-plot').data[0].z.length")
-    assert rows == int(status.split("routed ")[1].split(" tokens")[0])
+    assert plot_rows(page, "#peft-routing") == n_routed(status)
     # the composed model's answer next to the base model's, for one task input
     page.locator("#answer-btn").click()
     page.wait_for_function("() => document.querySelector('#answer-status').innerText.includes('on operator')", timeout=60_000)

@@ -1,12 +1,10 @@
 """`perft-viz train` / `eval` as real processes: results files, resume after a kill, and bad input."""
-import json, os, signal, subprocess, sys, time
+import json, signal, subprocess, sys, time
 from pathlib import Path
-import pytest
+from conftest import ROOT, PROCESS_ENV as ENV
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CLI = [str(BIN / "perft-viz")] if (BIN / "perft-viz").exists() else [sys.executable, "-m", "perft_viz.cli"]
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def run(*args, timeout=300, check=True):
@@ -16,15 +14,10 @@ def run(*args, timeout=300, check=True):
     return p
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    "A tiny random OLMoE with a toy tokenizer, saved like any checkpoint (stands in for TinyOLMoE)."
-    from perft_viz.model import random_olmoe, tiny_config, toy_tokenizer
-    d = tmp_path_factory.mktemp("model")
-    tok = toy_tokenizer()
-    random_olmoe(tiny_config(vocab_size=len(tok))).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
+def in_process(*args) -> int:
+    "`perft-viz ARGS` in this process (one interpreter start less); returns the exit code."
+    from perft_viz.cli import main
+    return main([*map(str, args)])
 
 
 def common(model):
@@ -54,9 +47,8 @@ def test_train_then_eval_writes_results(tiny_model, tmp_path):
     assert [r["step"] for r in recs] == [1, 2, 3, 4]
     assert {"loss", "ce", "base_lb", "peft_lb", "base_load", "peft_load", "tokens_per_s"} <= set(recs[-1])
     # a LoRA baseline through the same entry point, in this process (one interpreter start less)
-    from perft_viz.cli import main
-    assert main([*map(str, ["train", *common(tiny_model), "--variant", "lora-qv", "--rank", "4", "--n-per-task", "32",
-                            "--batch-size", "4", "--max-steps", "2", "--output-dir", tmp_path / "qv", "--no-progress"])]) == 0
+    assert in_process("train", *common(tiny_model), "--variant", "lora-qv", "--rank", "4", "--n-per-task", "32",
+                      "--batch-size", "4", "--max-steps", "2", "--output-dir", tmp_path / "qv", "--no-progress") == 0
 
     p = run("eval", *common(tiny_model), "--adapter", tmp_path / "r" / "adapter", tmp_path / "qv" / "adapter",
             "--n-per-task", "5", "--out", tmp_path / "res")
@@ -74,9 +66,8 @@ def test_train_then_eval_writes_results(tiny_model, tmp_path):
 
 
 def test_resume_after_kill_continues_the_same_losses(tiny_model, tmp_path):
-    from perft_viz.cli import main
     args = ["--max-steps", "60", "--save-steps", "5"]
-    assert main([*map(str, perft_r(tiny_model, tmp_path / "full", *args))]) == 0     # the uninterrupted run
+    assert in_process(*perft_r(tiny_model, tmp_path / "full", *args)) == 0     # the uninterrupted run
     full = step_losses(tmp_path / "full" / "metrics.jsonl")
     assert sorted(full) == list(range(1, 61))
 
@@ -95,7 +86,7 @@ def test_resume_after_kill_continues_the_same_losses(tiny_model, tmp_path):
         assert (ck / "trainer_state.json").exists() and (ck / "adapter_model.safetensors").exists() and (ck / "rng_state.pth").exists()
 
     resumed_from = max(int(c.name.split("-")[1]) for c in out.glob("checkpoint-*"))
-    assert main([*map(str, perft_r(tiny_model, out, *args, "--resume"))]) == 0
+    assert in_process(*perft_r(tiny_model, out, *args, "--resume")) == 0
     after = step_losses(out / "metrics.jsonl")
     assert sorted(after) == list(range(1, 61))
     for s in range(resumed_from + 1, 61):
@@ -103,13 +94,12 @@ def test_resume_after_kill_continues_the_same_losses(tiny_model, tmp_path):
 
 
 def test_bad_input_names_the_file_line_field_or_setting(tiny_model, tmp_path):
-    from perft_viz.cli import main
     import contextlib, io
 
     def err(*argv):
         buf = io.StringIO()
         with contextlib.redirect_stderr(buf):
-            code = main([*map(str, argv)])
+            code = in_process(*argv)
         assert code == 2, buf.getvalue()
         return buf.getvalue()
 
@@ -134,6 +124,6 @@ def test_bad_input_names_the_file_line_field_or_setting(tiny_model, tmp_path):
     assert "No checkpoint directory" in err("eval", "--model", tmp_path / "nowhere")
 
     # a finished run is never trained over: refused, and its checkpoint is intact
-    assert main([*map(str, perft_r(tiny_model, tmp_path / "done", "--max-steps", "2"))]) == 0
+    assert in_process(*perft_r(tiny_model, tmp_path / "done", "--max-steps", "2")) == 0
     assert "already holds checkpoint-2" in err(*perft_r(tiny_model, tmp_path / "done", "--max-steps", "2"))
     assert (tmp_path / "done" / "checkpoint-2" / "adapter_model.safetensors").exists()

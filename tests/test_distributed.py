@@ -2,23 +2,17 @@
 import json, os, signal, subprocess, sys
 from pathlib import Path
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT, PROCESS_ENV
 
 
 @pytest.mark.slow
-def test_torchrun_two_processes(tmp_path):
-    from perft_viz.model import random_olmoe, tiny_config, toy_tokenizer
-    tok = toy_tokenizer()
-    random_olmoe(tiny_config(vocab_size=len(tok))).save_pretrained(tmp_path / "model")
-    tok.save_pretrained(tmp_path / "model")
+def test_torchrun_two_processes(tiny_model, tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "perft_viz.cli", "train",
-           "--model", str(tmp_path / "model"), "--task", "parity,larger", "--template", "short", "--threads", "1",
+           "--model", str(tiny_model), "--task", "parity,larger", "--template", "short", "--threads", "1",
            "--variant", "R", "--experts", "4", "--top-k", "2", "--rank", "4", "--n-per-task", "16",
            "--max-steps", "3", "--batch-size", "4", "--output-dir", str(tmp_path / "out"), "--no-progress"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    p = subprocess.Popen(cmd, cwd=ROOT, env=PROCESS_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try: log, _ = p.communicate(timeout=600)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL); p.communicate()   # torchrun and both workers

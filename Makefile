@@ -6,18 +6,30 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.perft_viz-installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test browser test-slow bench clean
+.PHONY: install lock demo test browser test-slow bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# Every version comes from requirements.lock (torch from $(TORCH), so TORCH= can pick another build).
+$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev]"
+	grep -vE '^(torch|triton|nvidia-[a-z0-9-]+|cuda-[a-z0-9-]+)==' requirements.lock > $(VENV)/constraints.txt
+	$(BIN)/pip install -q -c $(VENV)/constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve every dependency to its newest allowed version in a scratch venv and rewrite requirements.lock.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip
+	.lock-venv/bin/pip install -q "$(TORCH)"
+	.lock-venv/bin/pip install -q -e ".[dev]"
+	.lock-venv/bin/python tools/lock.py write .lock-venv
+	rm -rf .lock-venv
+	@echo "requirements.lock rewritten: run \`make clean test\`, then commit it."
 
 demo: install
 	$(BIN)/python app.py --host 127.0.0.1 --port 7860
@@ -30,6 +42,7 @@ browser:
 	  || { echo "chromium is missing and could not be installed: apt-get install chromium"; exit 1; }
 
 test: install browser
+	$(BIN)/python tools/lock.py check --torch "$(TORCH)"
 	$(BIN)/nbdev-clean
 	$(BIN)/nbdev-export
 	@if [ -n "$$(git status --porcelain -- nbs perft_viz)" ]; then \
@@ -46,4 +59,4 @@ bench: install
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) _proc _docs
+	rm -rf $(VENV) .lock-venv _proc _docs

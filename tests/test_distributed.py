@@ -5,7 +5,6 @@ import pytest
 from conftest import ROOT, PROCESS_ENV
 
 
-@pytest.mark.slow
 def test_torchrun_two_processes(tiny_model, tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "perft_viz.cli", "train",

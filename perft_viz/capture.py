@@ -4,16 +4,17 @@
 
 # %% ../nbs/03_capture.ipynb #d590c382
 from __future__ import annotations
-from typing import NamedTuple
-import contextlib
+import contextlib, threading
+from contextvars import ContextVar
+from typing import Iterator, NamedTuple
 import torch
 from torch import nn
 from .core import PerftVizError, check
 from .model import moe_blocks
 
 # %% auto #0
-__all__ = ['HOOK_POINTS', 'MAX_PROMPT_TOKENS', 'RoutingCapture', 'capture_routing', 'PromptCapture', 'capture_prompt',
-           'NeuronActivations', 'expert_weights', 'neuron_activations']
+__all__ = ['HOOK_POINTS', 'MAX_PROMPT_TOKENS', 'RoutingCapture', 'Recording', 'watching', 'recording', 'capture_routing',
+           'PromptCapture', 'capture_prompt', 'NeuronActivations', 'expert_weights', 'neuron_activations']
 
 # %% ../nbs/03_capture.ipynb #c2de8fde
 HOOK_POINTS = ("hook_in", "hook_router_logits", "hook_router_probs", "hook_topk_index", "hook_topk_weight", "hook_out")
@@ -43,34 +44,58 @@ class RoutingCapture(NamedTuple):
 
 def _base(block): return getattr(block, "base_layer", block)   # the OLMoE block under a PERFT wrapper
 
-@contextlib.contextmanager
-def _hooks(blocks:list):
-    "Register the capture hooks on `blocks` (from `moe_blocks`); yield the dict they fill."
-    cache, handles = {}, []
-    for l, block in enumerate(blocks):
-        def on_gate(mod, args, out, l=l):
-            logits, weight, index = out
-            logits = logits.detach().float()
-            cache[f"layers.{l}.mlp.hook_router_logits"] = logits
-            cache[f"layers.{l}.mlp.hook_router_probs"] = logits.softmax(-1)
-            cache[f"layers.{l}.mlp.hook_topk_index"] = index.detach()
-            cache[f"layers.{l}.mlp.hook_topk_weight"] = weight.detach().float()
-        def on_block(mod, args, out, l=l):
-            x = args[0]
-            cache[f"layers.{l}.mlp.hook_in"] = x.detach().reshape(-1, x.shape[-1]).float()
-            cache[f"layers.{l}.mlp.hook_out"] = out.detach().reshape(-1, out.shape[-1]).float()
-            rec = getattr(mod, "last_record", None) if getattr(mod, "record", False) else None
-            for field, t in (rec._asdict().items() if rec is not None else ()):
-                if t is not None: cache[f"layers.{l}.perft.hook_{field}"] = t.detach()
-        handles += [_base(block).gate.register_forward_hook(on_gate), block.register_forward_hook(on_block)]
-    # PERFT layers (perft_viz.perft) keep a record of their routers' decisions while `record` is on
-    recording = [(b, b.record) for b in blocks if hasattr(b, "record")]
-    for b, _ in recording: b.record = True
-    try: yield cache
-    finally:
-        for h in handles: h.remove()
-        for b, was in recording: b.record = was
+# %% ../nbs/03_capture.ipynb #7c2f4a90
+_RECORDINGS: ContextVar[tuple] = ContextVar("perft_viz_recordings", default=())  # open recordings of this thread / task
 
+class Recording(NamedTuple):
+    "One open `recording`: the modules it watches and the named tensors it has collected."
+    prefix: dict   # id(module) -> "layers.{l}" for each watched block, its base block and its gate
+    cache: dict    # hook name -> tensor
+
+def watching(module:nn.Module) -> list[tuple[dict, str]]:
+    "`(cache, prefix)` of every recording open in the calling context that watches `module` (usually none)."
+    return [(r.cache, r.prefix[id(module)]) for r in _RECORDINGS.get() if id(module) in r.prefix]
+
+def _write(module, named:dict, point:str="mlp"):
+    "Store `named` tensors under `{prefix}.{point}.{name}` in every recording watching `module`."
+    for cache, prefix in watching(module): cache.update({f"{prefix}.{point}.{k}": v for k, v in named.items()})
+
+def _on_gate(gate, args, out):
+    "Hook of every router: its logits, probabilities and top-k, as the block used them."
+    if not watching(gate): return
+    logits, weight, index = out
+    logits = logits.detach().float()                                                 # [tokens, n_experts]
+    _write(gate, {"hook_router_logits": logits, "hook_router_probs": logits.softmax(-1),
+                  "hook_topk_index": index.detach(), "hook_topk_weight": weight.detach().float()})  # [tokens, k] each
+
+def _on_block(block, args, out):
+    "Hook of every MoE block: its input and output, `[tokens, d_model]`."
+    if not watching(block): return
+    x = args[0]
+    _write(block, {"hook_in": x.detach().reshape(-1, x.shape[-1]).float(), "hook_out": out.detach().reshape(-1, out.shape[-1]).float()})
+
+_INSTALLING = threading.Lock()
+def _install_hooks(blocks:list):
+    "Register the stateless hooks on each block and gate, once (idempotent, safe from several threads)."
+    with _INSTALLING:
+        for block in blocks:
+            for mod, fn in ((block, _on_block), (_base(block), _on_block), (_base(block).gate, _on_gate)):
+                if fn not in mod._forward_hooks.values(): mod.register_forward_hook(fn)
+
+# %% ../nbs/03_capture.ipynb #3e8d1b57
+@contextlib.contextmanager
+def recording(model:nn.Module|list, # a model, or a list of its MoE blocks (`moe_blocks(model)`)
+             ) -> Iterator[dict]:
+    "Record the named capture points of `model`'s forwards inside the `with` block, in this thread / task only; yields the dict they fill."
+    blocks = model if isinstance(model, list) else moe_blocks(model)
+    _install_hooks(blocks)
+    prefix = {id(m): f"layers.{l}" for l, b in enumerate(blocks) for m in (b, _base(b), _base(b).gate)}
+    rec = Recording(prefix, {})
+    token = _RECORDINGS.set(_RECORDINGS.get() + (rec,))
+    try: yield rec.cache
+    finally: _RECORDINGS.reset(token)
+
+# %% ../nbs/03_capture.ipynb #1a9f0b3c
 @torch.no_grad()
 def capture_routing(model:nn.Module,
                     input_ids:torch.Tensor,                 # [batch, pos]
@@ -82,11 +107,12 @@ def capture_routing(model:nn.Module,
     mask = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
     blocks = moe_blocks(model)
     was_training = model.training
-    model.eval()                 # no dropout: show what the model does at inference, also right after training
+    if was_training: model.eval()   # no dropout: show what the model does at inference, also right after training (a served model is in eval already and stays untouched)
     try:
-        with _hooks(blocks) as cache:
+        with recording(blocks) as cache:
             out = model(input_ids=input_ids, attention_mask=mask.long())
-    finally: model.train(was_training)
+    finally:
+        if was_training: model.train()
     L = len(blocks)
     stack = lambda name: torch.stack([cache[f"layers.{l}.mlp.{name}"] for l in range(L)])
     perft = tuple(l for l in range(L) if f"layers.{l}.perft.hook_topk_index" in cache)

@@ -4,28 +4,34 @@
 
 # %% ../../nbs/09_perft_layer.ipynb #66e6dedf
 from __future__ import annotations
-import dataclasses, functools, math
-from typing import NamedTuple, Optional
+import contextlib, dataclasses, functools, math
+from contextvars import ContextVar
+from typing import Iterator, NamedTuple, Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
+from fastcore.basics import patch
 from peft.tuners.tuners_utils import BaseTunerLayer
 from peft.tuners._buffer_dict import BufferDict
 from transformers.activations import ACT2FN
+from ..capture import _write, watching
 from ..core import PerftVizError, check
 from ..model import is_moe_block
 from .config import PerftConfig, SCORED_ROUTERS
 
 # %% auto #0
-__all__ = ['PerftAux', 'PerftRecord', 'Route', 'select_topk', 'task_route', 'PerftLayer']
+__all__ = ['PerftAux', 'PerftRecord', 'Route', 'PerftCall', 'perft_call', 'current_call', 'select_topk', 'task_route',
+           'PerftLayer']
 
 # %% ../../nbs/09_perft_layer.ipynb #cd2cf57a
 class PerftAux(NamedTuple):
-    "Router tensors of the last forward, with their graph, for the routing losses."
+    "Router tensors of one forward, with their graph, for the routing losses."
     router_logits: Optional[torch.Tensor]  # [T, M] fp32 logits of a scoring PEFT router (learned, kmeans, activation), else None
     topk_index: Optional[torch.Tensor]     # [T, K] experts that router chose
     base_logits: torch.Tensor              # [T, N] base router logits
     base_top_k: int                        # k of the base router
+    config: PerftConfig                    # the adapter's config (M, K resolved; loss coefficients)
+    grad_enabled: bool = True              # whether autograd recorded this forward (not in the first pass of reentrant checkpointing)
 
 class PerftRecord(NamedTuple):
     "What the PEFT router saw and chose, and how large each output was (detached, fp32)."
@@ -43,6 +49,26 @@ class Route(NamedTuple):
     logits: Optional[torch.Tensor]  # [T, M] router logits (fp32); None when nothing is scored
     index: Optional[torch.Tensor]   # [T, K] chosen experts, best first; None = all
     weight: Optional[torch.Tensor]  # [T, K] their weights
+
+# %% ../../nbs/09_perft_layer.ipynb #5f7d2e10
+class PerftCall(NamedTuple):
+    "What PERFT layers read or fill during one forward, besides its tensors."
+    task_ids: Optional[torch.Tensor] = None  # [batch] or [batch, pos] task ids for `task` routers
+    router_inputs: Optional[dict] = None     # layer -> list of [T, D] PEFT-expert inputs; when set, layers run their base block only
+    aux: Optional[dict] = None               # layer -> PerftAux of the forward, for the routing losses
+
+_PERFT_CALL: ContextVar[PerftCall] = ContextVar("perft_call", default=PerftCall())
+
+@contextlib.contextmanager
+def perft_call(**fields) -> Iterator[PerftCall]:
+    "Set `fields` of the `PerftCall` that PERFT layers see inside the `with` block (this thread / task only)."
+    token = _PERFT_CALL.set(_PERFT_CALL.get()._replace(**fields))
+    try: yield _PERFT_CALL.get()
+    finally: _PERFT_CALL.reset(token)
+
+def current_call() -> PerftCall:
+    "The `PerftCall` of the calling context."
+    return _PERFT_CALL.get()
 
 # %% ../../nbs/09_perft_layer.ipynb #2446acb8
 def select_topk(logits:torch.Tensor,      # [T, M] router logits
@@ -88,7 +114,6 @@ class PerftLayer(nn.Module, BaseTunerLayer):
         self.perft_centroids, self.perft_neurons = BufferDict(persistent=True), BufferDict(persistent=True)
         self.perft_dropout = nn.ModuleDict()
         self.perft_config: dict[str, PerftConfig] = {}  # adapter -> config with M and K resolved for this block
-        self.record, self.last_record, self.last_aux, self.task_ids, self.collect = False, None, None, None, None
         self.merged_adapters, self._active_adapter = [], adapter_name
         self.update_layer(adapter_name, config)
 
@@ -99,7 +124,7 @@ class PerftLayer(nn.Module, BaseTunerLayer):
     def experts(self): return self.base_layer.experts
 
     def update_layer(self, adapter_name:str, config:PerftConfig, **kwargs):
-        "Add adapter `adapter_name`: stacked PEFT experts, and the router state its router needs."
+        "Add adapter `adapter_name`: stacked PEFT experts (fp32), and the router state its router needs."
         g = self.base_layer.gate
         M, K = config.for_base(g.num_experts, g.top_k)
         cfg = dataclasses.replace(config, num_experts=M, top_k=K)
@@ -115,29 +140,45 @@ class PerftLayer(nn.Module, BaseTunerLayer):
         self.reset_parameters(adapter_name)
         self.set_adapter(self.active_adapters, inference_mode=config.inference_mode)
 
-    @torch.no_grad()
-    def reset_parameters(self, adapter_name:str):
-        "Initialise as the paper (A ~ N(0, 2/r), B ~ N(0, 1e-12)) or as peft's LoRA (A kaiming-uniform, B = 0)."
-        cfg, A, B = self.perft_config[adapter_name], self.perft_A[adapter_name], self.perft_B[adapter_name]
-        if cfg.init == "paper": nn.init.normal_(A, std=math.sqrt(2 / cfg.r)); nn.init.normal_(B, std=1e-6)
-        else: nn.init.kaiming_uniform_(A, a=math.sqrt(5)); nn.init.zeros_(B)
-        if adapter_name in self.perft_router: nn.init.normal_(self.perft_router[adapter_name], std=cfg.router_init_std)
+# %% ../../nbs/09_perft_layer.ipynb #3a7c55e2
+@patch
+@torch.no_grad()
+def reset_parameters(self:PerftLayer, adapter_name:str):
+    "Initialise as the paper (A ~ N(0, 2/r), B ~ N(0, 1e-12)) or as peft's LoRA (A kaiming-uniform, B = 0)."
+    cfg, A, B = self.perft_config[adapter_name], self.perft_A[adapter_name], self.perft_B[adapter_name]
+    if cfg.init == "paper": nn.init.normal_(A, std=math.sqrt(2 / cfg.r)); nn.init.normal_(B, std=1e-6)
+    else: nn.init.kaiming_uniform_(A, a=math.sqrt(5)); nn.init.zeros_(B)
+    if adapter_name in self.perft_router: nn.init.normal_(self.perft_router[adapter_name], std=cfg.router_init_std)
 
-    def active_perft_adapters(self) -> list[str]:
-        "Names of the active adapters that are PERFT adapters of this layer."
-        return [n for n in self.active_adapters if n in self.perft_config]
+@patch
+def active_perft_adapters(self:PerftLayer) -> list[str]:
+    "Names of the active adapters that are PERFT adapters of this layer."
+    return [n for n in self.active_adapters if n in self.perft_config]
 
-    def _move_adapter_to_device_of_base_layer(self, adapter_name:str, device=None):
-        # the block has no `weight` for peft to read the device from: use the router's
-        super()._move_adapter_to_device_of_base_layer(adapter_name, device or self.base_layer.gate.weight.device)
+@patch
+def _move_adapter_to_device_of_base_layer(self:PerftLayer, adapter_name:str, device=None):
+    # the block has no `weight` for peft to read the device from: use the router's (the dtype stays, see below)
+    BaseTunerLayer._move_adapter_to_device_of_base_layer(self, adapter_name, device or self.base_layer.gate.weight.device)
 
-    def merge(self, safe_merge:bool=False, adapter_names=None):
-        raise PerftVizError("PERFT adapters cannot be merged into an MoE block: their output depends on routing, not on one weight. "
-                            "Keep the adapter loaded, or use `unload()` to get the base model back.")
+@patch
+def cast_adapter_to_base_dtype(self:PerftLayer, adapter_name:str):
+    "Give adapter `adapter_name`'s float tensors the base router's dtype (peft's `autocast_adapter_dtype=False`)."
+    dtype = self.base_layer.gate.weight.dtype
+    for d in (self.perft_A, self.perft_B, self.perft_router, self.perft_centroids, self.perft_neurons):
+        if adapter_name in d and d[adapter_name].dtype != dtype:
+            t = d[adapter_name]
+            d[adapter_name] = nn.Parameter(t.detach().to(dtype), requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else t.to(dtype)
 
-    def unmerge(self): pass
+@patch
+def merge(self:PerftLayer, safe_merge:bool=False, adapter_names=None):
+    raise PerftVizError("PERFT adapters cannot be merged into an MoE block: their output depends on routing, not on one weight. "
+                        "Keep the adapter loaded, or use `unload()` to get the base model back.")
 
-    def __repr__(self): return "perft." + super().__repr__()
+@patch
+def unmerge(self:PerftLayer): pass
+
+@patch
+def __repr__(self:PerftLayer): return "perft." + nn.Module.__repr__(self)
 
 # %% ../../nbs/09_perft_layer.ipynb #56fd5950
 @torch.no_grad()
@@ -166,37 +207,39 @@ def _activation(name:str) -> nn.Module:
     "transformers' activation `name`, built once (indexing ACT2FN builds a new module every time)."
     return ACT2FN[name]
 
+# %% ../../nbs/09_perft_layer.ipynb #9b3e6f01
 @torch.no_grad()
 def _check_fitted(buf, name, router):
     check(bool(buf.any()), f"The {router} router of adapter '{name}' is not fitted yet (its buffer is all zeros).",
-          f"Call perft_viz.perft.model.fit_{router}_router(model, ...) before the first forward.")
+          f"Call perft_viz.perft.routers.fit_{router}_router(model, ...) before the first forward.")
 
-def _route(self, name, cfg, z, shape, base_logits, base_weight, base_index) -> Route:
-    "The gate of adapter `name`'s router for every token."
+@patch
+def route_tokens(self:PerftLayer, name:str, cfg:PerftConfig, z, shape, base_logits, base_weight, base_index, task_ids=None) -> Route:
+    "The gate of adapter `name`'s router for every token (scores in fp32, whatever the model's dtype)."
     if cfg.router == "dense": return Route(None, None, None, None)
     if cfg.router == "base":
         gate = torch.zeros_like(base_logits, dtype=torch.float).scatter(1, base_index, base_weight.float())
         return Route(gate, base_logits, base_index, base_weight)
     if cfg.router == "task":
-        check(self.task_ids is not None, f"Adapter '{name}' routes by task (router='task') but no task ids are set.",
-              "Wrap the forward in `with use_task_ids(model, task_ids):` (perft_viz.perft.model).")
-        return task_route(self.task_ids.to(z.device), shape, cfg.num_experts, cfg.top_k)
+        check(task_ids is not None, f"Adapter '{name}' routes by task (router='task') but no task ids are set.",
+              "Wrap the forward in `with use_task_ids(model, task_ids):` (perft_viz.perft.routers).")
+        return task_route(task_ids.to(z.device), shape, cfg.num_experts, cfg.top_k)
     zf = z.float()
-    if cfg.router == "learned": logits = F.linear(zf, self.perft_router[name])          # [T, M]
+    if cfg.router == "learned": logits = F.linear(zf, self.perft_router[name].float())   # [T, M]
     elif cfg.router == "kmeans":
-        c = self.perft_centroids[name]; _check_fitted(c, name, "kmeans")
+        c = self.perft_centroids[name].float(); _check_fitted(c, name, "kmeans")
         logits = -(zf.pow(2).sum(-1, keepdim=True) - 2 * zf @ c.T + c.pow(2).sum(-1)) / zf.shape[-1]  # -squared distance / D
     else:
-        P = self.perft_neurons[name]; _check_fitted(P, name, "activation")
-        logits = zf.abs() @ P.T                                                          # mean |z| over each expert's neurons
+        P = self.perft_neurons[name].float(); _check_fitted(P, name, "activation")
+        logits = zf.abs() @ P.T                                                           # mean |z| over each expert's neurons
     return select_topk(logits, cfg.top_k, cfg.renormalize, base_weight if cfg.authors_olmoe_weights else None)
 
-def _forward(self, hidden_states:torch.Tensor, *args, **kwargs) -> torch.Tensor:
+# %% ../../nbs/09_perft_layer.ipynb #1c8d4e22
+@patch
+def forward(self:PerftLayer, hidden_states:torch.Tensor, *args, **kwargs) -> torch.Tensor:
     "MoE block output plus the active adapter's PEFT experts (see the module docs for the formula per placement)."
-    names = self.active_perft_adapters()
-    if self.disable_adapters or not names:
-        self.last_aux = self.last_record = None
-        return self.base_layer(hidden_states, *args, **kwargs)
+    names, call = self.active_perft_adapters(), current_call()
+    if self.disable_adapters or not names: return self.base_layer(hidden_states, *args, **kwargs)
     check(len(names) == 1, f"{len(names)} PERFT adapters are active ({names}).", "PERFT runs one adapter at a time: call model.set_adapter(name).")
     name = names[0]; cfg = self.perft_config[name]
     shape = hidden_states.shape
@@ -205,9 +248,9 @@ def _forward(self, hidden_states:torch.Tensor, *args, **kwargs) -> torch.Tensor:
     base_logits, base_weight, base_index = base.gate(x)                                  # [T, N], [T, k], [T, k]
     moe = base.experts(x, base_index, base_weight)                                       # [T, D]
     z = x if cfg.placement == "parallel" else moe if cfg.placement == "serial" else x + moe
-    if self.collect is not None:  # router fitting: hand the router input over, run the base block only
-        self.collect.append(z.detach()); return moe.view(shape)
-    route = _route(self, name, cfg, z, shape, base_logits, base_weight, base_index)
+    if call.router_inputs is not None:  # router fitting: hand the router input over, run the base block only
+        call.router_inputs.setdefault(self, []).append(z.detach()); return moe.view(shape)
+    route = self.route_tokens(name, cfg, z, shape, base_logits, base_weight, base_index, call.task_ids)
     A, B, M, r, s = self.perft_A[name], self.perft_B[name], cfg.num_experts, cfg.r, cfg.scaling
     h = F.linear(self.perft_dropout[name](z.to(A.dtype)), A)                             # [T, M*r]
     if cfg.expert_type == "adapter": h = _activation(cfg.activation)(h)
@@ -216,8 +259,10 @@ def _forward(self, hidden_states:torch.Tensor, *args, **kwargs) -> torch.Tensor:
     a, b = (cfg.hybrid_a, cfg.hybrid_b) if cfg.placement == "hybrid" else (1.0, 1.0)
     if hg.dtype == moe.dtype: out = torch.addmm(moe, hg, B.t(), beta=a, alpha=b * s)    # a*moe + b*s*(hg @ B^T), one kernel
     else: out = a * moe + (b * s) * F.linear(hg, B).to(moe.dtype)                       # adapters stay fp32 on a bf16 base
-    self.last_aux = PerftAux(route.logits if cfg.router in SCORED_ROUTERS else None, route.index, base_logits, base.gate.top_k)
-    if self.record: self.last_record = _make_record(route, cfg, h, hg, B, moe, a, b * s)
+    if call.aux is not None and self not in call.aux:  # the first forward's: a checkpointing recomputation must not replace it
+        call.aux[self] = PerftAux(route.logits if cfg.router in SCORED_ROUTERS else None, route.index, base_logits,
+                                  base.gate.top_k, cfg, torch.is_grad_enabled())
+    if watching(self):
+        rec = _make_record(route, cfg, h, hg, B, moe, a, b * s)
+        _write(self, {f"hook_{k}": v for k, v in rec._asdict().items() if v is not None}, point="perft")
     return out.view(shape)
-
-PerftLayer.forward = _forward

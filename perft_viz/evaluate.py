@@ -11,7 +11,8 @@ import torch
 from datasets import Dataset
 from .core import check, atomic_write
 from .tasks import format_prompt, task_kind, is_correct, exact_match
-from .perft.model import use_task_ids, task_routed, count_parameters
+from .perft.model import count_parameters
+from .perft.routers import use_task_ids, task_routed
 
 # %% auto #0
 __all__ = ['RESPONSE_PREFIX', 'NEW_TOKENS', 'eval_prompt', 'max_new_tokens', 'generate_responses', 'EvalResult', 'evaluate_model',

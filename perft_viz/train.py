@@ -17,7 +17,9 @@ from transformers.trainer_utils import get_last_checkpoint, rotate_checkpoints
 from .core import PerftVizError, check, atomic_dir
 from .tasks import format_prompt
 from .perft.config import PerftConfig
-from .perft.model import perft_layers, perft_losses, load_balance_loss, use_task_ids, task_routed, lora_baseline_config
+from .perft.model import perft_layers, lora_baseline_config
+from .perft.routers import use_task_ids, task_routed
+from .perft.losses import perft_losses, load_balance_loss, routing_aux
 
 # %% auto #0
 __all__ = ['VARIANTS', 'TrainConfig', 'tokenize_records', 'Collator', 'routing_metrics', 'NonFiniteLoss', 'LossCoefs',
@@ -116,7 +118,8 @@ def _load_entropy(logits:torch.Tensor|None, index:torch.Tensor, E:int, w:torch.T
 
 @torch.no_grad()
 def routing_metrics(base_logits:list[torch.Tensor]|None, # per layer [T, E] base router logits
-                    base_k:int, layers:list, mask:torch.Tensor|None) -> dict:
+                    base_k:int, perft_aux:dict, # PERFT layer -> PerftAux of the forward (`routing_aux`)
+                    mask:torch.Tensor|None) -> dict:
     "Per-layer load `[L, E]` and entropy `[L]` of the base routers and of the PEFT routers (tensors on the model's device)."
     out = {}
     if base_logits:
@@ -124,10 +127,8 @@ def routing_metrics(base_logits:list[torch.Tensor]|None, # per layer [T, E] base
         le = [_load_entropy(l, l.topk(base_k, -1).indices, l.shape[-1], w.to(l.device)) for l in base_logits]
         out["base_load"], out["base_entropy"] = torch.stack([a for a, _ in le]), torch.stack([b for _, b in le])
     peft = []
-    for layer in layers:
-        aux = layer.last_aux
-        if aux is None: continue
-        M = next(iter(layer.perft_config.values())).num_experts
+    for aux in (perft_aux.values() if perft_aux else ()):
+        M = aux.config.num_experts
         T = aux.base_logits.shape[0]
         w = mask.reshape(-1).float().to(aux.base_logits.device) if mask is not None else torch.ones(T, device=aux.base_logits.device)
         index = aux.topk_index if aux.topk_index is not None else torch.arange(M, device=w.device).expand(T, M)
@@ -176,13 +177,13 @@ class PerftTrainer(Trainer):
         moe = cfg is not None and getattr(cfg, "num_experts", None) is not None
         want_base = moe and (self.coefs.base_lb > 0 or self.track_routing)
         ctx = use_task_ids(self.model, task_ids) if self._task_routed and task_ids is not None else contextlib.nullcontext()
-        with ctx:
+        with ctx, routing_aux() as aux:
             out = model(**inputs, **({"output_router_logits": True} if want_base else {}))
         V = out.logits.shape[-1]
         ce = F.cross_entropy(out.logits[:, :-1].reshape(-1, V).float(), labels[:, 1:].reshape(-1).to(out.logits.device), ignore_index=-100)
         parts = {"ce": ce}
         base_logits = list(out.router_logits) if want_base and getattr(out, "router_logits", None) else None
-        pl = perft_losses(self.model, mask) if self.layers else None   # PEFT routers' losses, pooled over layers
+        pl = perft_losses(aux, mask) if self.layers else None   # PEFT routers' losses, pooled over layers
         if base_logits and self.coefs.base_lb > 0:    # perft_losses has it already when every MoE block is a PERFT layer
             parts["base_lb"] = (pl.base_load_balance if pl is not None and len(self.layers) == len(base_logits)
                                 else load_balance_loss(base_logits, cfg.num_experts_per_tok, mask))
@@ -195,16 +196,16 @@ class PerftTrainer(Trainer):
             raise NonFiniteLoss(f"The training loss became {float(loss)} at step {self.state.global_step + 1} ({vals}). "
                                 "Training stopped before this step changed any weight. Lower the learning rate (--lr) or "
                                 "raise --warmup-steps, then resume from the last checkpoint (--resume).")
-        self._accumulate(parts, loss, base_logits, cfg, mask)
+        self._accumulate(parts, loss, base_logits, cfg, mask, aux)
         return (loss, out) if return_outputs else loss
 
     @torch.no_grad()
-    def _accumulate(self, parts, loss, base_logits, cfg, mask):
+    def _accumulate(self, parts, loss, base_logits, cfg, mask, aux):
         "Sum this micro-batch's metrics until the next log."
         if self._t0 is None: self._t0 = time.perf_counter()
         rec = {k: v.detach().float() for k, v in parts.items()}
         if self.track_routing:
-            rec.update(routing_metrics(base_logits, getattr(cfg, "num_experts_per_tok", 1), self.layers, mask))
+            rec.update(routing_metrics(base_logits, getattr(cfg, "num_experts_per_tok", 1), aux, mask))
         for k, v in rec.items(): self._acc[k] = self._acc[k] + v if k in self._acc else v
         self._n += 1
         self._tokens += float(mask.sum()) if mask is not None else 0.0

@@ -55,21 +55,6 @@ class PerftModel(BaseTuner):
         if isinstance(new_module, PerftLayer): return super()._replace_module(parent, child_name, new_module, child)
         setattr(parent, child_name, new_module)  # unloading: the original block goes back as it was (peft would copy a `weight` it lacks)
 
-# %% ../../nbs/10_perft_model.ipynb #61e2ee11
-def register_perft():
-    "Register PERFT with peft (idempotent)."
-    for mapping in (PEFT_TYPE_TO_CONFIG_MAPPING, PEFT_TYPE_TO_TUNER_MAPPING, PEFT_TYPE_TO_PREFIX_MAPPING): mapping.pop(PERFT, None)
-    register_peft_method(name="perft", config_cls=PerftConfig, model_cls=PerftModel, prefix=PerftModel.prefix)
-
-def perft_layers(model:nn.Module) -> list[PerftLayer]:
-    "Every `PerftLayer` of `model` (a PeftModel or the wrapped model), in layer order."
-    return [m for m in model.modules() if isinstance(m, PerftLayer)]
-
-def _active(layer:PerftLayer):
-    "(adapter name, config) of the layer's active PERFT adapter, or (None, None)."
-    names = layer.active_perft_adapters()
-    return (names[0], layer.perft_config[names[0]]) if names else (None, None)
-
 # %% ../../nbs/10_perft_model.ipynb #8e1c3b5d
 @patch
 def _prepare_model(self:PerftModel, config:PerftConfig, model:nn.Module):
@@ -95,6 +80,21 @@ def _cast_adapter_dtype(self:PerftModel, adapter_name:str, autocast_adapter_dtyp
     if autocast_adapter_dtype: return BaseTuner._cast_adapter_dtype(self, adapter_name, True)
     for layer in self.model.modules():
         if isinstance(layer, PerftLayer) and adapter_name in layer.perft_config: layer.cast_adapter_to_base_dtype(adapter_name)
+
+# %% ../../nbs/10_perft_model.ipynb #61e2ee11
+def register_perft():
+    "Register PERFT with peft (idempotent)."
+    for mapping in (PEFT_TYPE_TO_CONFIG_MAPPING, PEFT_TYPE_TO_TUNER_MAPPING, PEFT_TYPE_TO_PREFIX_MAPPING): mapping.pop(PERFT, None)
+    register_peft_method(name="perft", config_cls=PerftConfig, model_cls=PerftModel, prefix=PerftModel.prefix)
+
+def perft_layers(model:nn.Module) -> list[PerftLayer]:
+    "Every `PerftLayer` of `model` (a PeftModel or the wrapped model), in layer order."
+    return [m for m in model.modules() if isinstance(m, PerftLayer)]
+
+def _active(layer:PerftLayer):
+    "(adapter name, config) of the layer's active PERFT adapter, or (None, None)."
+    names = layer.active_perft_adapters()
+    return (names[0], layer.perft_config[names[0]]) if names else (None, None)
 
 # %% ../../nbs/10_perft_model.ipynb #acd677dc
 class PerftParams(NamedTuple):

@@ -9,7 +9,8 @@ from perft_viz.perft.config import PerftConfig
 def _capture_together(model, prompts:list) -> list:
     "Capture each prompt in its own thread; every forward waits inside layer 0 until all of them are in the model."
     barrier = threading.Barrier(len(prompts), timeout=60)
-    handle = model.get_base_model().model.layers[0].register_forward_pre_hook(lambda mod, args: barrier.wait())
+    def meet(mod, args): barrier.wait()  # returns None: the layer's inputs stay as they are
+    handle = model.get_base_model().model.layers[0].register_forward_pre_hook(meet)
     results, errors = [None] * len(prompts), []
     def work(i):
         try: results[i] = capture_routing(model, prompts[i])

@@ -4,7 +4,9 @@
 
 # %% ../../nbs/08_perft_config.ipynb #5d8b6c7c
 from __future__ import annotations
+import dataclasses
 from dataclasses import dataclass, field
+from fastcore.basics import patch
 from typing import Optional, Union
 from peft import PeftConfig
 from peft.utils import PeftType
@@ -76,69 +78,74 @@ class PerftConfig(PeftConfig):
         self.peft_type = PERFT
         self.validate()
 
-    def validate(self):
-        "Fill in the variant's defaults and check every field (again before each injection: fields may have been edited)."
-        self.variant = str(self.variant).upper()
-        check(self.variant in VARIANTS, f"variant={self.variant!r} is not a PERFT variant.",
-              f"Use one of {VARIANTS} (single, dense, routed, embedded).")
-        v = self.variant
-        if self.router is None: self.router = VARIANT_ROUTERS[v][0]  # S, D: dense; R: learned; E: base
-        check(self.router in ROUTERS, f"router={self.router!r} is not a PERFT router.", f"Use one of {ROUTERS}.")
-        check(self.router in VARIANT_ROUTERS[v], f"router={self.router!r} does not fit variant={v!r}.",
-              f"Variant {v} uses router {VARIANT_ROUTERS[v]}; use variant 'R' to choose any router.")
-        if v == "S":
-            check(self.num_experts in (None, 1), f"num_experts={self.num_experts!r} with variant='S'.",
-                  "PERFT-S has exactly one PEFT expert; use variant 'D' or 'R' for more.")
-            self.num_experts = 1
-        if self.router != "base" and self.num_experts is None: self.num_experts = 4
-        if self.top_k is None and self.num_experts is not None:
-            self.top_k = {"dense": self.num_experts, "task": 1}.get(self.router, min(2, self.num_experts))
-        self._check_ints()
-        check(self.expert_type in EXPERT_TYPES, f"expert_type={self.expert_type!r} is unknown.", f"Use one of {EXPERT_TYPES}.")
-        check(self.init in INITS, f"init={self.init!r} is unknown.", f"Use one of {INITS}.")
-        check(self.placement in PLACEMENTS, f"placement={self.placement!r} is unknown.", f"Use one of {PLACEMENTS}.")
-        check(self.activation in ACT2FN, f"activation={self.activation!r} is unknown.",
-              "Use a transformers activation name such as 'silu', 'gelu' or 'relu'.")
-        check(0 <= self.dropout < 1, f"dropout={self.dropout!r} is outside [0, 1).", "Use a probability such as 0.05.")
-        check(not self.authors_olmoe_weights or self.router in SCORED_ROUTERS,
-              f"authors_olmoe_weights=True with router={self.router!r}.",
-              f"The authors' OLMoE weighting replaces the weights of a top-K router; use router in {SCORED_ROUTERS}.")
+# %% ../../nbs/08_perft_config.ipynb #4c7e9f33
+@patch
+def validate(self:PerftConfig):
+    "Fill in the variant's defaults and check every field (again before each injection: fields may have been edited)."
+    self.variant = str(self.variant).upper()
+    check(self.variant in VARIANTS, f"variant={self.variant!r} is not a PERFT variant.",
+          f"Use one of {VARIANTS} (single, dense, routed, embedded).")
+    v = self.variant
+    if self.router is None: self.router = VARIANT_ROUTERS[v][0]  # S, D: dense; R: learned; E: base
+    check(self.router in ROUTERS, f"router={self.router!r} is not a PERFT router.", f"Use one of {ROUTERS}.")
+    check(self.router in VARIANT_ROUTERS[v], f"router={self.router!r} does not fit variant={v!r}.",
+          f"Variant {v} uses router {VARIANT_ROUTERS[v]}; use variant 'R' to choose any router.")
+    if v == "S":
+        check(self.num_experts in (None, 1), f"num_experts={self.num_experts!r} with variant='S'.",
+              "PERFT-S has exactly one PEFT expert; use variant 'D' or 'R' for more.")
+        self.num_experts = 1
+    if self.router != "base" and self.num_experts is None: self.num_experts = 4
+    if self.top_k is None and self.num_experts is not None:
+        self.top_k = {"dense": self.num_experts, "task": 1}.get(self.router, min(2, self.num_experts))
+    self._check_ints()
+    check(self.expert_type in EXPERT_TYPES, f"expert_type={self.expert_type!r} is unknown.", f"Use one of {EXPERT_TYPES}.")
+    check(self.init in INITS, f"init={self.init!r} is unknown.", f"Use one of {INITS}.")
+    check(self.placement in PLACEMENTS, f"placement={self.placement!r} is unknown.", f"Use one of {PLACEMENTS}.")
+    check(self.activation in ACT2FN, f"activation={self.activation!r} is unknown.",
+          "Use a transformers activation name such as 'silu', 'gelu' or 'relu'.")
+    check(0 <= self.dropout < 1, f"dropout={self.dropout!r} is outside [0, 1).", "Use a probability such as 0.05.")
+    check(not self.authors_olmoe_weights or self.router in SCORED_ROUTERS,
+          f"authors_olmoe_weights=True with router={self.router!r}.",
+          f"The authors' OLMoE weighting replaces the weights of a top-K router; use router in {SCORED_ROUTERS}.")
 
-    def _check_ints(self):
-        "Check r, num_experts and top_k against each other."
-        check(isinstance(self.r, int) and self.r >= 1, f"r={self.r!r} is not a rank.", "Use an integer r >= 1 (the paper uses 4..32).")
-        M, K = self.num_experts, self.top_k
-        if M is not None: check(isinstance(M, int) and M >= 1, f"num_experts={M!r} is invalid.", "Use an integer >= 1.")
-        if K is not None:
-            check(isinstance(K, int) and K >= 1, f"top_k={K!r} is invalid.", "Use an integer >= 1.")
-            if M is not None: check(K <= M, f"top_k={K} is larger than num_experts={M}.", f"Use 1 <= top_k <= {M}.")
-        if self.router == "dense" and M is not None:
-            check(K == M, f"top_k={K} with router='dense' and num_experts={M}.", f"A dense router runs all experts: use top_k={M} (or None).")
-        if self.router == "task" and M is not None:
-            check(M % K == 0, f"num_experts={M} is not a multiple of top_k={K} for router='task'.",
-                  "Each task owns a group of top_k experts: use num_experts = top_k * number_of_tasks.")
+@patch
+def _check_ints(self:PerftConfig):
+    "Check r, num_experts and top_k against each other."
+    check(isinstance(self.r, int) and self.r >= 1, f"r={self.r!r} is not a rank.", "Use an integer r >= 1 (the paper uses 4..32).")
+    M, K = self.num_experts, self.top_k
+    if M is not None: check(isinstance(M, int) and M >= 1, f"num_experts={M!r} is invalid.", "Use an integer >= 1.")
+    if K is not None:
+        check(isinstance(K, int) and K >= 1, f"top_k={K!r} is invalid.", "Use an integer >= 1.")
+        if M is not None: check(K <= M, f"top_k={K} is larger than num_experts={M}.", f"Use 1 <= top_k <= {M}.")
+    if self.router == "dense" and M is not None:
+        check(K == M, f"top_k={K} with router='dense' and num_experts={M}.", f"A dense router runs all experts: use top_k={M} (or None).")
+    if self.router == "task" and M is not None:
+        check(M % K == 0, f"num_experts={M} is not a multiple of top_k={K} for router='task'.",
+              "Each task owns a group of top_k experts: use num_experts = top_k * number_of_tasks.")
 
-    @property
-    def scaling(self) -> float:
-        "Factor on each PEFT expert's output: lora_alpha / r for LoRA experts, 1 for adapters."
-        if self.expert_type == "adapter": return 1.0
-        return (2 * self.r if self.lora_alpha is None else self.lora_alpha) / self.r
+# %% ../../nbs/08_perft_config.ipynb #5d8f0a44
+@patch(as_prop=True)
+def scaling(self:PerftConfig) -> float:
+    "Factor on each PEFT expert's output: lora_alpha / r for LoRA experts, 1 for adapters."
+    if self.expert_type == "adapter": return 1.0
+    return (2 * self.r if self.lora_alpha is None else self.lora_alpha) / self.r
 
-    def for_base(self, n_experts:int, top_k:int) -> tuple[int, int]:
-        "`(M, K)` of this config on a base MoE with `n_experts` experts, top-`top_k`; raises if they cannot fit."
-        M, K = self.num_experts, self.top_k
-        if self.router == "base":
-            check(M in (None, n_experts), f"num_experts={M} with router='base' on a base MoE of {n_experts} experts.",
-                  f"The base router weights one PEFT expert per base expert: use num_experts={n_experts} (or None).")
-            check(K in (None, top_k), f"top_k={K} with router='base' on a base MoE with top-{top_k} routing.",
-                  f"The base router picks its own top-{top_k}: use top_k={top_k} (or None).")
-            M, K = n_experts, top_k
-        if self.authors_olmoe_weights:
-            check(K <= top_k, f"top_k={K} with authors_olmoe_weights=True, but the base router keeps only {top_k} weights.",
-                  f"Use top_k <= {top_k}, or authors_olmoe_weights=False.")
-        return M, K
+@patch
+def for_base(self:PerftConfig, n_experts:int, top_k:int) -> tuple[int, int]:
+    "`(M, K)` of this config on a base MoE with `n_experts` experts, top-`top_k`; raises if they cannot fit."
+    M, K = self.num_experts, self.top_k
+    if self.router == "base":
+        check(M in (None, n_experts), f"num_experts={M} with router='base' on a base MoE of {n_experts} experts.",
+              f"The base router weights one PEFT expert per base expert: use num_experts={n_experts} (or None).")
+        check(K in (None, top_k), f"top_k={K} with router='base' on a base MoE with top-{top_k} routing.",
+              f"The base router picks its own top-{top_k}: use top_k={top_k} (or None).")
+        M, K = n_experts, top_k
+    if self.authors_olmoe_weights:
+        check(K <= top_k, f"top_k={K} with authors_olmoe_weights=True, but the base router keeps only {top_k} weights.",
+              f"Use top_k <= {top_k}, or authors_olmoe_weights=False.")
+    return M, K
 
-    @property
-    def n_tasks(self) -> Optional[int]:
-        "Number of task ids the `task` router accepts."
-        return self.num_experts // self.top_k if self.router == "task" and self.num_experts else None
+@patch(as_prop=True)
+def n_tasks(self:PerftConfig) -> Optional[int]:
+    "Number of task ids the `task` router accepts."
+    return self.num_experts // self.top_k if self.router == "task" and self.num_experts else None

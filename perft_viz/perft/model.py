@@ -131,6 +131,7 @@ def count_parameters(peft_config, # a PerftConfig or a LoraConfig (see `lora_bas
             idle += sum(p.numel() for d in (mod.lora_A, mod.lora_B) for p in d.parameters()) // N * (N - k)
     return PerftParams(trainable, trainable - idle, total, total - experts // N * (N - k))
 
+# %% ../../nbs/10_perft_model.ipynb #9d3e5f77
 LORA_BASELINES = {"qv": dict(target_modules=["q_proj", "v_proj"]),
                   "experts": dict(target_modules=[], target_parameters=["mlp.experts.gate_up_proj", "mlp.experts.down_proj"]),
                   "router": dict(target_modules=[], target_parameters=["mlp.gate.weight"])}

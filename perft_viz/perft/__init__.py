@@ -2,7 +2,7 @@
 from .config import PERFT, PerftConfig
 from .layer import PerftLayer, perft_call
 from .model import PerftModel, perft_layers, register_perft
-from .routers import use_task_ids, task_routed, fit_kmeans_router, fit_activation_router
+from .routers import PERFT_CHECKPOINTING, use_task_ids, task_routed, fit_kmeans_router, fit_activation_router
 from .losses import PerftLosses, perft_losses, routing_aux
 
 register_perft()

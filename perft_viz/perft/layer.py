@@ -222,7 +222,8 @@ def route_tokens(self:PerftLayer, name:str, cfg:PerftConfig, z, shape, base_logi
         return Route(gate, base_logits, base_index, base_weight)
     if cfg.router == "task":
         check(task_ids is not None, f"Adapter '{name}' routes by task (router='task') but no task ids are set.",
-              "Wrap the forward in `with use_task_ids(model, task_ids):` (perft_viz.perft.routers).")
+              "Wrap the forward in `with use_task_ids(model, task_ids):` (perft_viz.perft.routers); under gradient checkpointing, "
+              "enable it with gradient_checkpointing_kwargs=PERFT_CHECKPOINTING (same module) so the recomputation sees them.")
         return task_route(task_ids.to(z.device), shape, cfg.num_experts, cfg.top_k)
     zf = z.float()
     if cfg.router == "learned": logits = F.linear(zf, self.perft_router[name].float())   # [T, M]

@@ -9,11 +9,12 @@ from typing import Iterable
 import torch
 from torch import nn
 from ..core import check
-from .layer import perft_call
+from .layer import current_call, perft_call
 from .model import _active, perft_layers
 
 # %% auto #0
-__all__ = ['task_routed', 'use_task_ids', 'collect_router_inputs', 'kmeans', 'fit_kmeans_router', 'fit_activation_router']
+__all__ = ['PERFT_CHECKPOINTING', 'task_routed', 'use_task_ids', 'checkpoint_context', 'collect_router_inputs', 'kmeans',
+           'fit_kmeans_router', 'fit_activation_router']
 
 # %% ../../nbs/10a_perft_routers.ipynb #540f125c
 def task_routed(model:nn.Module) -> bool:
@@ -33,6 +34,13 @@ def use_task_ids(model:nn.Module,
           f"task_ids has values {ids.unique()[:8].tolist()} ({ids.dtype}).", f"Use integer task ids in 0..{min(n) - 1} (num_experts // top_k tasks).")
     with perft_call(task_ids=ids.to(layers[0].base_layer.gate.weight.device)):  # moved once, not on every forward
         yield
+
+# %% ../../nbs/10a_perft_routers.ipynb #c8aa7a98
+def checkpoint_context():
+    "`context_fn` of torch's non-reentrant checkpoint: the recomputation in the backward pass sees the forward's task ids."
+    return contextlib.nullcontext(), perft_call(task_ids=current_call().task_ids, router_inputs=None, aux=None)
+
+PERFT_CHECKPOINTING = dict(use_reentrant=False, context_fn=checkpoint_context)  # for `gradient_checkpointing_enable(gradient_checkpointing_kwargs=...)`
 
 # %% ../../nbs/10a_perft_routers.ipynb #acc398e1
 def _batch(b):

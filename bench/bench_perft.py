@@ -23,7 +23,7 @@ from transformers import OlmoeConfig
 from perft_viz.core import TINY_OLMOE_DIR, atomic_write
 from perft_viz.model import load_model, random_olmoe
 from perft_viz.perft.config import PerftConfig
-from perft_viz.perft.model import count_parameters, lora_baseline_config
+from perft_viz.adapters import count_parameters, lora_baseline_config
 
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
 OUT = Path(__file__).resolve().parent/"results"/"perft.json"

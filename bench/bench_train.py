@@ -20,6 +20,9 @@ from perft_viz.core import TINY_OLMOE_DIR
 from perft_viz.model import load_model, random_olmoe, toy_tokenizer
 from perft_viz.tasks import make_suite
 from perft_viz import train as T
+from perft_viz.adapters import adapter_config
+from perft_viz.callbacks import QueueCallback
+from perft_viz.collate import Collator
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -31,7 +34,7 @@ class StepTimer(TrainerCallback):
     def on_step_end(self, args, state, control, **kw): self.times.append(time.perf_counter() - self.t)
 
 
-class CountingCollator(T.Collator):
+class CountingCollator(Collator):
     "The trainer's collator, counting the real tokens of every batch it builds."
     def __init__(self, pad_id): super().__init__(pad_id); self.tokens = []
     def __call__(self, feats):
@@ -57,13 +60,13 @@ def _rss() -> int:
 
 def measure(base_model, tok, data, variant, stream, steps, warm, batch_size):
     "Train `steps` steps of one configuration; returns tokens/s over the steps after `warm` and the peak RSS."
-    cfg = T.adapter_config("R", 8, 2, rank=8) if variant == "perft-r" else T.adapter_config("lora-qv", rank=8)
+    cfg = adapter_config("R", 8, 2, rank=8) if variant == "perft-r" else adapter_config("lora-qv", rank=8)
     torch.manual_seed(0)
     model = get_peft_model(base_model, cfg)
     timer, q, done = StepTimer(), queue.Queue(), threading.Event()
     callbacks = [timer]
     if stream:   # what the app does: a QueueCallback, drained by another thread
-        callbacks.append(T.QueueCallback(q))
+        callbacks.append(QueueCallback(q))
         def drain():
             while not (done.is_set() and q.empty()):
                 try: q.get(timeout=0.05)

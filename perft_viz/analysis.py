@@ -29,25 +29,28 @@ def topk_onehot(topk_index:Tensor, # [layers, tokens, k]
     check(topk_index.numel() == 0 or int(topk_index.max()) < n_experts, f"topk_index holds expert {int(topk_index.max())} but n_experts={n_experts}.",
           "Pass the model's number of experts (config.num_experts).")
     L, N, _ = topk_index.shape
-    return torch.zeros(L, N, n_experts).scatter_(-1, topk_index.long(), 1.0)   # [layers, tokens, E]
+    return torch.zeros(L, N, n_experts, device=topk_index.device).scatter_(-1, topk_index.long(), 1.0)   # [layers, tokens, E]
 
 # %% ../nbs/06_analysis.ipynb #f6b3d08a
 class ExpertLoad(NamedTuple):
     f: Tensor        # [layers, E] share of top-k slots taken by each expert (rows sum to 1)
-    p: Tensor        # [layers, E] mean router probability of each expert
-    lb: Tensor       # [layers] E * sum_e f_e * P_e  (1.0 = balanced)
+    p: Tensor|None   # [layers, E] mean router probability of each expert (None without router_probs)
+    lb: Tensor|None  # [layers] E * sum_e f_e * P_e  (1.0 = balanced; None without router_probs)
     counts: Tensor   # [layers, E] number of top-k slots taken
 
 def expert_load(topk_index:Tensor, # [layers, tokens, k]
-                router_probs:Tensor, # [layers, tokens, E]
+                router_probs:Tensor|None=None, # [layers, tokens, E]; None = a router without probabilities (f and counts only)
                 mask:Tensor|None=None, # [tokens], False = ignore
+                n_experts:int|None=None, # E, needed only without router_probs
                ) -> ExpertLoad:
-    "Per-layer expert load `f_e`, mean probability `P_e` and `LB = E * sum f_e P_e`."
-    topk_index, router_probs = _masked(mask, topk_index, router_probs)
-    E = router_probs.shape[-1]
+    "Per-layer expert load `f_e`, mean probability `P_e` and `LB = E * sum f_e P_e`; the one place load is computed."
+    check(router_probs is not None or n_experts is not None, "expert_load needs router_probs or n_experts.", "Pass n_experts=E.")
+    topk_index, *probs = _masked(mask, topk_index, *([] if router_probs is None else [router_probs]))
+    E = n_experts or router_probs.shape[-1]
     counts = topk_onehot(topk_index, E).sum(1)                 # [layers, E]
     f = counts / counts.sum(-1, keepdim=True).clamp_min(1)
-    p = router_probs.float().mean(1)                           # [layers, E]
+    if not probs: return ExpertLoad(f, None, None, counts)
+    p = probs[0].float().mean(1)                               # [layers, E]
     return ExpertLoad(f, p, E * (f * p).sum(-1), counts)
 
 # %% ../nbs/06_analysis.ipynb #936d72c6

@@ -10,8 +10,11 @@ import gradio as gr
 from .core import PerftVizError, ASSETS
 from .model import load_model, LoadedModel
 from .capture import capture_prompt, neuron_activations
-from .plots import routing_heatmap, top1_highlights, expert_colors, expert_load_figure, neuron_figure
-from .live import LiveRun, training_figure, live_load_figure, perft_routing_figure, norms_figure
+from .analysis import expert_load
+from .plots import (routing_heatmap, top1_highlights, expert_colors, load_heatmap, neuron_figure, training_figure,
+                             live_load_figure, perft_routing_figure, norms_figure)
+from .adapters import ADAPTER_KINDS, kinds_taking
+from .live import LiveRun
 from .tasks import SUITE, SYNTHETIC_TASKS, format_prompt
 
 # %% auto #0
@@ -46,7 +49,7 @@ class RoutingView:
         layer = int(layer)   # routing_heatmap checks its range
         status = pc.notice or f"Routed {len(pc.tokens)} tokens through {self.n_layers} layers."
         return (routing_heatmap(pc.capture, pc.tokens, layer), top1_highlights(pc.capture, pc.tokens, layer),
-                expert_load_figure(pc.capture), status)
+                load_heatmap(expert_load(pc.capture.topk_index, pc.capture.router_probs, pc.capture.token_mask).f), status)
 
     def neurons(self, prompt:str, layer:int, token:int):
         "Prompt + layer + token position -> (neuron heatmap, status)."
@@ -129,9 +132,9 @@ def build_app(loaded:LoadedModel|None=None) -> gr.Blocks:
             gr.Markdown("Train a small routed adapter on the synthetic task suite and watch the routers live. "
                         "The served model is not changed: the run trains a copy.")
             with gr.Row():
-                variant = gr.Dropdown(["R", "S", "D", "E", "lora-qv", "lora-experts"], value="R", label="Variant", elem_id="variant")
-                experts = gr.Number(value=8, precision=0, minimum=1, label="PEFT experts M (D, R)")
-                top_k = gr.Number(value=2, precision=0, minimum=1, label="Top-K (R)")
+                variant = gr.Dropdown([(f"{k.name}: {k.about}", k.name) for k in ADAPTER_KINDS.values()], value="R", label="Variant", elem_id="variant")
+                experts = gr.Number(value=8, precision=0, minimum=1, label=f"PEFT experts M ({', '.join(kinds_taking('experts'))})")
+                top_k = gr.Number(value=2, precision=0, minimum=1, label=f"Top-K ({', '.join(kinds_taking('top_k'))})")
                 rank = gr.Number(value=8, precision=0, minimum=1, label="Rank r")
                 steps = gr.Number(value=200, precision=0, minimum=1, maximum=2000, label="Steps", elem_id="steps")
                 lr = gr.Number(value=1e-2, label="Learning rate")

@@ -68,8 +68,9 @@ def train_cmd(a) -> int:
     "Build the model and adapter, load the data, train, and write run.json."
     from perft_viz.model import load_model
     from perft_viz.tasks import load_task_data, TEMPLATES
-    from perft_viz.train import TrainConfig, train_adapter, adapter_config, adapter_label, wrap_model, JsonlCallback
-    from perft_viz.evaluate import adapter_params
+    from perft_viz.train import TrainConfig, train_adapter
+    from perft_viz.callbacks import JsonlCallback
+    from perft_viz.adapters import adapter_config, adapter_label, adapter_params, wrap_model
     _positive(a, "batch-size", "grad-accum", "max-length", "n-per-task", "rank", "lr", "max-steps", "epochs")
     check(a.template in TEMPLATES, f"--template={a.template!r} is unknown.", f"Use one of {tuple(TEMPLATES)}.")
     if a.threads: torch.set_num_threads(a.threads)
@@ -131,8 +132,8 @@ def eval_cmd(a) -> int:
     from peft import PeftModel
     from perft_viz.model import load_model
     from perft_viz.tasks import load_task_data
-    from perft_viz.evaluate import evaluate_model, adapter_params, result_row, write_results
-    from perft_viz.train import adapter_label
+    from perft_viz.evaluate import evaluate_model, result_row, write_results
+    from perft_viz.adapters import adapter_label, adapter_params
     _positive(a, "n-per-task", "batch-size", "num-beams", "limit")
     if a.threads: torch.set_num_threads(a.threads)
     adapters = [Path(d) for d in a.adapter]

@@ -10,8 +10,9 @@ from datasets import Dataset, DatasetDict
 from .core import check
 
 # %% auto #0
-__all__ = ['WORDS', 'STRING_OPS', 'COLOURS', 'ANIMALS', 'JOBS', 'DOMAINS', 'gen_arithmetic', 'gen_strings', 'make_world',
-           'gen_world', 'gen_code', 'gen_regulatory', 'gen_clinical', 'make_corpus', 'corpus_splits']
+__all__ = ['WORDS', 'STRING_OPS', 'COLOURS', 'ANIMALS', 'JOBS', 'VARIABLES', 'FUNCTIONS', 'ACTORS', 'DUTIES', 'DOMAINS',
+           'gen_arithmetic', 'gen_strings', 'make_world', 'gen_world', 'gen_code', 'gen_regulatory', 'gen_clinical',
+           'make_corpus', 'corpus_splits']
 
 # %% ../nbs/05_corpus.ipynb #209c23ba
 _OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul}
@@ -77,14 +78,14 @@ def gen_world(rng:random.Random, world:dict) -> str:
     return " ".join(sents)
 
 # %% ../nbs/05_corpus.ipynb #c496a9a8
-_VARS = "x y z n total count value item result acc".split()
-_FUNCS = "add scale clip mean square norm step update merge score".split()
+VARIABLES = "x y z n total count value item result acc".split()
+FUNCTIONS = "add scale clip mean square norm step update merge score".split()
 
 def gen_code(rng:random.Random) -> str:
     "One or two small python-like snippets."
     parts = []
     for _ in range(rng.randint(1, 2)):
-        f, a, b = rng.choice(_FUNCS), *rng.sample(_VARS, 2)
+        f, a, b = rng.choice(FUNCTIONS), *rng.sample(VARIABLES, 2)
         kind = rng.randrange(4)
         if kind == 0:
             parts.append(f"def {f}({a}, {b}):\n    return {a} {rng.choice('+-*')} {b}")
@@ -98,8 +99,8 @@ def gen_code(rng:random.Random) -> str:
     return "\n\n".join(parts)
 
 # %% ../nbs/05_corpus.ipynb #f9a4654f
-_ACTORS = "operator provider manufacturer importer distributor controller".split()
-_DUTIES = ["notify the competent authority", "keep records of all incidents", "carry out a risk assessment",
+ACTORS = "operator provider manufacturer importer distributor controller".split()
+DUTIES = ["notify the competent authority", "keep records of all incidents", "carry out a risk assessment",
            "appoint a compliance officer", "submit an annual report", "inform the data subject"]
 _COMPLAINTS = "chest pain,cough,fever,headache,abdominal pain,shortness of breath,back pain,fatigue".split(",")
 _DIAGNOSES = "pneumonia,migraine,gastritis,bronchitis,hypertension,muscle strain,influenza,anaemia".split(",")
@@ -109,7 +110,7 @@ def gen_regulatory(rng:random.Random) -> str:
     "Two to four numbered articles of a regulation."
     n = rng.randint(1, 40); arts = []
     for i in range(rng.randint(2, 4)):
-        actor, duty = rng.choice(_ACTORS), rng.choice(_DUTIES)
+        actor, duty = rng.choice(ACTORS), rng.choice(DUTIES)
         clause = rng.choice([f"The {actor} shall {duty} within {rng.choice([7, 14, 30, 90])} days.",
                              f"Pursuant to Article {rng.randint(1, 40)}, the {actor} may request an exemption.",
                              f"Non-compliance by the {actor} shall be subject to a penalty of up to {rng.randint(1, 50)}000 EUR.",

@@ -4,19 +4,19 @@
 
 # %% ../nbs/13_eval.ipynb #4050aab2
 from __future__ import annotations
-import contextlib, copy, json, time
+import contextlib, json, re, time
 from pathlib import Path
 from typing import NamedTuple
 import torch
 from datasets import Dataset
 from .core import check, atomic_write
-from .tasks import format_prompt, task_kind, is_correct, exact_match
-from .perft.model import count_parameters
+from .tasks import COMMONSENSE_PATTERNS, format_prompt, task_kind
 from .perft.routers import use_task_ids, task_routed
+from .adapters import AdapterParams
 
 # %% auto #0
-__all__ = ['RESPONSE_PREFIX', 'NEW_TOKENS', 'eval_prompt', 'max_new_tokens', 'generate_responses', 'EvalResult', 'evaluate_model',
-           'AdapterParams', 'adapter_params', 'result_row', 'results_markdown', 'write_results']
+__all__ = ['RESPONSE_PREFIX', 'NEW_TOKENS', 'eval_prompt', 'max_new_tokens', 'extract_answer', 'is_correct', 'exact_match',
+           'generate_responses', 'EvalResult', 'evaluate_model', 'result_row', 'results_markdown', 'write_results']
 
 # %% ../nbs/13_eval.ipynb #d145b2a0
 RESPONSE_PREFIX = {"commonsense": "the correct answer is"}   # appended to the prompt before generating
@@ -29,6 +29,37 @@ def eval_prompt(ex:dict, template:str="alpaca") -> str:
 def max_new_tokens(task:str) -> int:
     "Tokens to generate for an example of `task`."
     return NEW_TOKENS[task_kind(task)]
+
+# %% ../nbs/13_eval.ipynb #ead604de
+_NUMBER = re.compile(r"-?\d+\.?\d*")
+
+def extract_answer(response:str, task:str) -> str:
+    "The prediction the paper's evaluation reads from a generated `response` for `task`."
+    s, kind = response.strip(), task_kind(task)
+    if kind == "commonsense":
+        hits = re.findall(COMMONSENSE_PATTERNS[task], s); return hits[0] if hits else ""
+    if kind == "letter":
+        hits = re.findall(r"A|B|C|D|E", s); return hits[0] if hits else ""
+    if kind == "math":
+        hits = _NUMBER.findall(s.replace(",", "")); return hits[-1] if hits else ""
+    return s.split("\n")[0].strip()
+
+def is_correct(response:str, answer:str, task:str, tol:float=1e-3) -> bool:
+    "Exact match of the extracted prediction with `answer` (numbers within `tol` for the math sets)."
+    pred = extract_answer(response, task)
+    if task_kind(task) == "math":
+        try: return abs(float(pred) - float(answer)) <= tol
+        except ValueError: return False
+    return pred == str(answer).strip()
+
+def exact_match(responses:list[str], answers:list[str], tasks:list[str]) -> dict[str, float]:
+    "Exact-match accuracy per task (sorted by name), plus `mean` (the unweighted mean over tasks, as the papers average)."
+    check(len(responses) == len(answers) == len(tasks), f"{len(responses)} responses for {len(answers)} answers.",
+          "Pass one response per example.")
+    hits:dict[str, list] = {}
+    for r, a, t in zip(responses, answers, tasks): hits.setdefault(t, []).append(is_correct(r, a, t))
+    acc = {t: sum(h) / len(h) for t, h in sorted(hits.items())}
+    return {**acc, "mean": sum(acc.values()) / len(acc)} if acc else {"mean": 0.0}
 
 # %% ../nbs/13_eval.ipynb #2c8f6c3d
 @torch.no_grad()
@@ -93,18 +124,6 @@ def evaluate_model(model, tokenizer, ds:Dataset, template:str="alpaca", batch_si
     n = {t: sum(1 for r in rows if r["task"] == t) for t in acc if t != "mean"}
     return EvalResult(acc, n, rows, time.perf_counter() - t0)
 
-class AdapterParams(NamedTuple):
-    trainable: int   # adapter parameters trained
-    activated: int   # adapter parameters one token uses
-
-def adapter_params(model) -> AdapterParams:
-    "Trainable and per-token activated adapter parameters of a peft model (0, 0 for a bare model)."
-    cfgs = getattr(model, "peft_config", None)
-    if not cfgs: return AdapterParams(0, 0)
-    cfg = copy.deepcopy(cfgs[getattr(model, "active_adapter", "default")])
-    cfg.inference_mode = False                 # a loaded adapter is frozen; count what training it trains
-    p = count_parameters(cfg, model.get_base_model().config)
-    return AdapterParams(p.trainable, p.activated)
 
 # %% ../nbs/13_eval.ipynb #0c601629
 def result_row(name:str, ev:EvalResult, params:AdapterParams=AdapterParams(0, 0), **extra) -> dict:

@@ -11,25 +11,26 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoTokenizer, OlmoeConfig, OlmoeForCausalLM, PreTrainedTokenizerBase
 from .core import PerftVizError, check, set_seed, TINY_OLMOE_DIR
+from .quant import QUANT_TYPES
 
 # %% auto #0
-__all__ = ['QUANTIZATIONS', 'tiny_config', 'random_olmoe', 'is_moe_block', 'moe_blocks', 'LoadedModel', 'load_model',
+__all__ = ['QUANTIZATIONS', 'toy_config', 'random_olmoe', 'is_moe_block', 'moe_blocks', 'LoadedModel', 'load_model',
            'toy_tokenizer']
 
 # %% ../nbs/02_model.ipynb #f42afd0b
-def tiny_config(**overrides) -> OlmoeConfig:
-    "A tiny random-weight OLMoE config for tests and examples (override any field)."
+def toy_config(**overrides) -> OlmoeConfig:
+    "A toy random-weight OLMoE config for tests and examples (override any field); not TinyOLMoE (`perft_viz.tiny`)."
     kw = dict(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
               num_key_value_heads=4, num_experts=8, num_experts_per_tok=2, max_position_embeddings=256,
               pad_token_id=0, bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
     kw.update(overrides)
     return OlmoeConfig(**kw)
 
-def random_olmoe(config:OlmoeConfig|None=None, # defaults to `tiny_config()`
+def random_olmoe(config:OlmoeConfig|None=None, # defaults to `toy_config()`
                  seed:int=0) -> OlmoeForCausalLM:
     "A randomly initialised `OlmoeForCausalLM`, in eval mode."
     set_seed(seed)
-    return OlmoeForCausalLM(config or tiny_config()).eval()
+    return OlmoeForCausalLM(config or toy_config()).eval()
 
 def is_moe_block(m:nn.Module) -> bool:
     "Whether `m` is an OLMoE-style MoE block (it has a router `gate` and `experts`)."
@@ -47,7 +48,7 @@ def moe_blocks(model:nn.Module) -> list[nn.Module]:
     return blocks
 
 # %% ../nbs/02_model.ipynb #171f95b8
-QUANTIZATIONS = (None, "nf4", "fp4", "int8")
+QUANTIZATIONS = (None, *QUANT_TYPES)   # full precision, or one of quant's types
 
 class LoadedModel(NamedTuple):
     model: OlmoeForCausalLM

@@ -6,13 +6,14 @@
 from __future__ import annotations
 import plotly.graph_objects as go
 import plotly.express as px
+from plotly.subplots import make_subplots
 import torch
 from .core import check
 from .capture import RoutingCapture
 
 # %% auto #0
-__all__ = ['expert_colors', 'token_labels', 'routing_heatmap', 'top1_highlights', 'expert_load_figure', 'load_heatmap',
-           'neuron_figure']
+__all__ = ['LOSS_KEYS', 'expert_colors', 'token_labels', 'routing_heatmap', 'top1_highlights', 'load_heatmap', 'neuron_figure',
+           'training_figure', 'live_load_figure', 'perft_routing_figure', 'norms_figure']
 
 # %% ../nbs/04_plots.ipynb #e95d735b
 def expert_colors(n_experts:int) -> dict[str, str]:
@@ -51,16 +52,9 @@ def top1_highlights(cap:RoutingCapture, tokens:list[str], layer:int) -> list[tup
     return [(t, f"E{e}") for t, e in zip(tokens, top1)]
 
 # %% ../nbs/04_plots.ipynb #9090fda6
-def expert_load_figure(cap:RoutingCapture, title:str="Expert load (share of top-k slots)") -> go.Figure:
-    "Layers x experts heatmap of `f_e`, the share of top-k slots each expert received."
-    idx = cap.topk_index[:, cap.token_mask]       # [layers, tokens, k]
-    L, E = cap.router_probs.shape[0], cap.router_probs.shape[-1]
-    counts = torch.zeros(L, E).scatter_add_(1, idx.reshape(L, -1), torch.ones(L, idx[0].numel()))
-    return load_heatmap(counts / counts.sum(-1, keepdim=True), title)
-
-def load_heatmap(share, # [layers, n_experts] share of top-k slots per expert (a tensor or nested lists)
-                 title:str, height:int|None=None) -> go.Figure:
-    "Layers x experts heatmap of expert load; also draws the live training view's load."
+def load_heatmap(share, # [layers, n_experts] share of top-k slots per expert, e.g. analysis' `expert_load(...).f` (a tensor or nested lists)
+                 title:str="Expert load (share of top-k slots)", height:int|None=None) -> go.Figure:
+    "Layers x experts heatmap of expert load: of a captured prompt, or of a training step's record."
     z = share.tolist() if hasattr(share, "tolist") else share
     fig = go.Figure(go.Heatmap(z=z, colorscale="Viridis", zmin=0, hovertemplate="layer %{y}, expert %{x}<br>share=%{z:.3f}<extra></extra>"))
     fig.update_layout(title=title, xaxis=dict(title="expert", dtick=1), yaxis=dict(title="layer", dtick=1),
@@ -78,4 +72,51 @@ def neuron_figure(na, token_text:str="", layer:int|None=None) -> go.Figure:
     where = f" at layer {layer}" if layer is not None else ""
     fig.update_layout(title=f"Neuron activations of token {token_text!r}{where}", xaxis_title="neuron",
                       yaxis=dict(autorange="reversed"), height=140 + 40 * len(rows), margin=dict(l=10, r=10, t=50, b=40))
+    return fig
+
+# %% ../nbs/04_plots.ipynb #c16e3f1e
+LOSS_KEYS = ("loss", "ce", "base_lb", "peft_lb", "peft_z", "peft_entropy_loss")
+
+def training_figure(records:list[dict]) -> go.Figure:
+    "Loss and each routing loss against the step (routing losses on the right axis)."
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    steps = [r["step"] for r in records]
+    for k in LOSS_KEYS:
+        ys = [r.get(k) for r in records]
+        if any(y is not None for y in ys):
+            fig.add_trace(go.Scatter(x=steps, y=ys, mode="lines+markers", name=k, marker=dict(size=4)),
+                          secondary_y=k not in ("loss", "ce"))
+    fig.update_layout(title="Training losses", xaxis_title="step", height=320, margin=dict(l=10, r=10, t=50, b=40))
+    fig.update_yaxes(title_text="loss / CE", secondary_y=False); fig.update_yaxes(title_text="routing losses", secondary_y=True)
+    return fig
+
+def live_load_figure(records:list[dict], key:str="peft_load", title:str="PEFT router load per layer (latest step)") -> go.Figure:
+    "Layers x experts heatmap of the latest record's load (`peft_load` or `base_load`)."
+    last = next((r[key] for r in reversed(records) if key in r), None)   # [layers, experts]
+    if last is None: return go.Figure().update_layout(title=title, height=260)
+    return load_heatmap(last, title, height=260)
+
+
+# %% ../nbs/04_plots.ipynb #301c170a
+def perft_routing_figure(cap, tokens:list[str], layer:int) -> go.Figure:
+    "Tokens x PEFT experts: the weight each PEFT expert got (0 = did not run) at adapted layer `layer`."
+    check(layer in cap.perft_layers, f"layer={layer} has no PEFT router record.", f"Pick one of {list(cap.perft_layers)}.")
+    idx, w = cap[f"layers.{layer}.perft.hook_topk_index"], cap[f"layers.{layer}.perft.hook_topk_weight"]   # [T, K]
+    M = cap[f"layers.{layer}.perft.hook_expert_out_norm"].shape[-1]
+    gate = torch.zeros(idx.shape[0], M).scatter_(1, idx.long(), w.float())                                # [T, M]
+    fig = go.Figure(go.Heatmap(z=gate.tolist(), x=list(range(M)), y=list(range(len(tokens))), colorscale="Oranges", zmin=0,
+                               hovertemplate="token %{y}, PEFT expert %{x}<br>weight=%{z:.3f}<extra></extra>"))
+    fig.update_layout(title=f"PEFT router, layer {layer}: weight of each PEFT expert per token", xaxis=dict(title="PEFT expert", dtick=1),
+                      yaxis=dict(title="token", autorange="reversed", tickvals=list(range(len(tokens))),
+                                 ticktext=token_labels(tokens)),
+                      height=max(300, 22 * len(tokens) + 120), margin=dict(l=10, r=10, t=50, b=40))
+    return fig
+
+def norms_figure(cap, tokens:list[str], layer:int) -> go.Figure:
+    "Per token: norm of the adapter's output next to the frozen MoE output's, at `layer`."
+    check(layer in cap.perft_layers, f"layer={layer} has no PEFT router record.", f"Pick one of {list(cap.perft_layers)}.")
+    x = token_labels(tokens, 16)
+    fig = go.Figure([go.Bar(x=x, y=cap[f"layers.{layer}.perft.hook_moe_out_norm"].tolist(), name="|MoE(x)|"),
+                     go.Bar(x=x, y=cap[f"layers.{layer}.perft.hook_peft_out_norm"].tolist(), name="|PEFT(x)|")])
+    fig.update_layout(title=f"Output norms per token, layer {layer}", barmode="group", height=300, margin=dict(l=10, r=10, t=50, b=80))
     return fig

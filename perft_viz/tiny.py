@@ -14,7 +14,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import OlmoeConfig, OlmoeForCausalLM, PreTrainedTokenizerFast
 import transformers
 from .core import IN_TEST, TINY_OLMOE_DIR, atomic_dir, check, set_seed
-from .model import tiny_config
+from .model import toy_config
 from .corpus import corpus_splits
 from .analysis import domain_specialisation, expert_load, routing_on_texts
 
@@ -23,7 +23,7 @@ __all__ = ['SPECIALS', 'QUICK', 'train_tokenizer', 'tiny_olmoe_config', 'pack_to
            'unigram_counts', 'heldout_lm_loss', 'tiny_quality', 'Pretrained', 'pretrain_tiny', 'pretrain_main']
 
 # %% ../nbs/07_tiny.ipynb #d0a105b1
-SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")   # ids 0..3, as in `tiny_config`
+SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")   # ids 0..3, as in `toy_config`
 
 def train_tokenizer(texts:Sequence[str], # training texts
                     vocab_size:int=1024, # including the 256 byte symbols and the specials
@@ -46,7 +46,7 @@ def tiny_olmoe_config(vocab_size:int=1024, **overrides) -> OlmoeConfig:
     kw = dict(vocab_size=vocab_size, hidden_size=128, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
               num_key_value_heads=4, num_experts=16, num_experts_per_tok=2, max_position_embeddings=256,
               router_aux_loss_coef=0.01)
-    return tiny_config(**{**kw, **overrides})
+    return toy_config(**{**kw, **overrides})
 
 # %% ../nbs/07_tiny.ipynb #8503ae50
 def pack_tokens(tokenizer, texts:Sequence[str], seq_len:int=256) -> torch.Tensor:

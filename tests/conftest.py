@@ -53,9 +53,9 @@ def app_url():
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     "A tiny random OLMoE with a toy tokenizer, saved like any checkpoint (stands in for TinyOLMoE)."
-    from perft_viz.model import random_olmoe, tiny_config, toy_tokenizer
+    from perft_viz.model import random_olmoe, toy_config, toy_tokenizer
     d = tmp_path_factory.mktemp("model")
     tok = toy_tokenizer()
-    random_olmoe(tiny_config(vocab_size=len(tok))).save_pretrained(d)
+    random_olmoe(toy_config(vocab_size=len(tok))).save_pretrained(d)
     tok.save_pretrained(d)
     return d

@@ -21,8 +21,7 @@ from .config import PERFT, PerftConfig
 from .layer import PerftLayer
 
 # %% auto #0
-__all__ = ['LORA_BASELINES', 'base_shape', 'PerftModel', 'register_perft', 'perft_layers', 'PerftParams', 'olmoe_1b_7b_config',
-           'count_parameters', 'lora_baseline_config']
+__all__ = ['base_shape', 'PerftModel', 'register_perft', 'perft_layers']
 
 # %% ../../nbs/10_perft_model.ipynb #4a26848c
 def base_shape(model:nn.Module) -> dict:
@@ -95,54 +94,3 @@ def _active(layer:PerftLayer):
     "(adapter name, config) of the layer's active PERFT adapter, or (None, None)."
     names = layer.active_perft_adapters()
     return (names[0], layer.perft_config[names[0]]) if names else (None, None)
-
-# %% ../../nbs/10_perft_model.ipynb #acd677dc
-class PerftParams(NamedTuple):
-    "Parameter counts of an adapter on a base model."
-    trainable: int    # adapter parameters that train
-    activated: int    # adapter parameters one token uses
-    base_total: int   # base model parameters
-    base_active: int  # base parameters one token uses (k of N experts)
-
-def olmoe_1b_7b_config() -> OlmoeConfig:
-    "The shape of allenai/OLMoE-1B-7B (transformers' `OlmoeConfig()` defaults differ: intermediate 2048, not 1024)."
-    return OlmoeConfig(hidden_size=2048, intermediate_size=1024, num_hidden_layers=16, num_attention_heads=16, num_key_value_heads=16,
-                       num_experts=64, num_experts_per_tok=8, vocab_size=50304, norm_topk_prob=False, tie_word_embeddings=False)
-
-def count_parameters(peft_config, # a PerftConfig or a LoraConfig (see `lora_baseline_config`)
-                     base:OlmoeConfig|nn.Module|None=None, # model config or model to take the shape from; None = OLMoE-1B-7B
-                    ) -> PerftParams:
-    "Trainable and per-token parameter counts of `peft_config` on an OLMoE shape, built on the meta device."
-    mcfg = olmoe_1b_7b_config() if base is None else base if isinstance(base, OlmoeConfig) else base.config
-    with torch.device("meta"): model = OlmoeForCausalLM(copy.deepcopy(mcfg))
-    N, k = mcfg.num_experts, mcfg.num_experts_per_tok
-    total = sum(p.numel() for p in model.parameters())
-    experts = sum(p.numel() for n, p in model.named_parameters() if ".experts." in n)
-    cfg = copy.deepcopy(peft_config)
-    if isinstance(cfg, PerftConfig): cfg.base_shape = None
-    model = get_peft_model(model, cfg)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    idle = 0  # trainable parameters a token does not use
-    for mod in model.modules():
-        if isinstance(mod, PerftLayer):
-            name, c = _active(mod)
-            if c is not None: idle += (mod.perft_A[name].numel() + mod.perft_B[name].numel()) // c.num_experts * (c.num_experts - c.top_k)
-        elif isinstance(mod, ParamWrapper) and mod.num_experts > 1:
-            idle += sum(p.numel() for d in (mod.lora_A, mod.lora_B) for p in d.parameters()) // N * (N - k)
-    return PerftParams(trainable, trainable - idle, total, total - experts // N * (N - k))
-
-# %% ../../nbs/10_perft_model.ipynb #9d3e5f77
-LORA_BASELINES = {"qv": dict(target_modules=["q_proj", "v_proj"]),
-                  "experts": dict(target_modules=[], target_parameters=["mlp.experts.gate_up_proj", "mlp.experts.down_proj"]),
-                  "router": dict(target_modules=[], target_parameters=["mlp.gate.weight"])}
-
-def lora_baseline_config(kind:str="qv",                # "qv" (attention q,v), "experts" (fused experts) or "router"
-                         r:int=8,                      # LoRA rank
-                         lora_alpha:float|None=None,   # None = 2*r, as PERFT's default
-                         dropout:float|None=None,      # None = 0.05 on q,v; 0 with target_parameters (peft allows no other)
-                         **kwargs) -> LoraConfig:
-    "A stock peft `LoraConfig` for one of the paper's LoRA baselines on OLMoE."
-    check(kind in LORA_BASELINES, f"kind={kind!r} is not a LoRA baseline.", f"Use one of {tuple(LORA_BASELINES)}.")
-    check(isinstance(r, int) and r >= 1, f"r={r!r} is not a rank.", "Use an integer r >= 1.")
-    if dropout is None: dropout = 0.05 if kind == "qv" else 0.0
-    return LoraConfig(r=r, lora_alpha=2 * r if lora_alpha is None else lora_alpha, lora_dropout=dropout, **LORA_BASELINES[kind], **kwargs)

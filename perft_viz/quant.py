@@ -4,6 +4,7 @@
 
 # %% ../nbs/01_quant.ipynb #f39544e3
 from __future__ import annotations
+import os
 from typing import NamedTuple
 import torch
 from torch import nn
@@ -14,7 +15,8 @@ from bitsandbytes.functional import QuantState
 from .core import check
 
 # %% auto #0
-__all__ = ['QUANT_TYPES', 'BLOCKSIZES', 'KEEP_FULL_PRECISION', 'quantize_rows', 'dequantize_rows', 'QuantizedExperts',
+__all__ = ['QUANT_TYPES', 'BLOCKSIZES', 'PACKED_ENV', 'KEEP_FULL_PRECISION', 'quantize_rows', 'dequantize_rows',
+           'QuantizedExperts', 'packed_cpu_path', 'packing_problem', 'packed_gemv_reference', 'GradSafeLinear4bit',
            'quantize_model', 'quantization_of', 'agreement', 'ModelMemory', 'model_memory']
 
 # %% ../nbs/01_quant.ipynb #5c5b8c8e
@@ -143,23 +145,95 @@ class QuantizedExperts(nn.Module):
     def extra_repr(self):
         return f"num_experts={self.num_experts}, hidden={self.hidden_dim}, intermediate={self.intermediate_dim}, quantization={self.quantization}, blocksize={self.blocksize}"
 
+# %% ../nbs/01_quant.ipynb #a9c1e002
+PACKED_ENV = "PERFT_VIZ_BNB_PACKED"   # "1": bitsandbytes' packed CPU layout wherever a shape allows, "0": never; unset: the CPU decides
+
+def packed_cpu_path() -> bool:
+    "Whether 4-bit linears quantized now take bitsandbytes' packed CPU path: AVX512-BF16 CPUs do, unless `PERFT_VIZ_BNB_PACKED` says otherwise."
+    env = os.environ.get(PACKED_ENV, "").strip()
+    check(env in ("", "0", "1"), f"{PACKED_ENV}={env!r} is not understood.", "Set it to 1 (packed path), 0 (plain path) or leave it unset (the CPU decides).")
+    return env == "1" if env else bool(bnbf.has_avx512bf16())
+
+def packing_problem(in_features:int, out_features:int, blocksize:int) -> str|None:
+    "Why bitsandbytes' packed CPU layout cannot hold a linear of this shape (None if it can)."
+    if in_features % blocksize: return f"in_features={in_features} is not a multiple of blocksize={blocksize}"
+    if out_features % 32: return f"out_features={out_features} is not a multiple of 32 (the layout's row block)"
+    return None
+
+def _unpack_nibbles(B:torch.Tensor, N:int, K:int) -> torch.Tensor:   # [N, K/2] packed -> [N, K] 4-bit codes
+    "Undo the packed layout's interleaving (as `_convert_weight_packed_for_cpu_inverse` does)."
+    p = B.view(torch.uint8).reshape(-1, 32)                            # 32 bytes = 32 rows x 2 columns
+    return torch.cat([p & 0xF, p >> 4], -1).view(N // 32, K // 2, 32, 2).transpose(1, 2).reshape(N, K)
+
+def packed_gemv_reference(A:torch.Tensor,        # [..., K] input
+                          B:torch.Tensor,        # [N, K/2] packed 4-bit codes
+                          shapeB:list[int],      # [N, K]
+                          absmax:torch.Tensor,   # [K/blocksize, N] bf16
+                          code:torch.Tensor,     # [16] the NF4/FP4 codebook
+                          blocksize:int) -> torch.Tensor:   # [..., N]
+    "What bitsandbytes' AVX512-BF16 kernel computes on the packed layout, in torch: bf16 weights and input, bf16 result."
+    N, K = shapeB
+    with torch.no_grad():                                              # like the native kernel: no autograd graph
+        return _packed_gemv(A, B, N, K, absmax, code, blocksize)
+
+def _packed_gemv(A, B, N, K, absmax, code, blocksize):
+    w = code.to(torch.bfloat16)[_unpack_nibbles(B, N, K).long()].view(N, K // blocksize, blocksize)
+    w = (w * absmax.to(torch.bfloat16).t()[..., None]).view(N, K)      # [N, K], scaled in bf16 as the kernel does
+    return F.linear(A.to(torch.bfloat16).float(), w.float()).to(torch.bfloat16).to(A.dtype)
+
+_reference_kernel = []
+def _ensure_packed_kernel():
+    "Without AVX512-BF16 bitsandbytes has no packed-layout kernel that can run: register the torch reference, once."
+    if _reference_kernel or bnbf.has_avx512bf16(): return
+    # bitsandbytes 0.50 calls gemv_4bit on CPU for the packed layout only, so this replaces nothing the plain path uses
+    torch.library.register_kernel("bitsandbytes::gemv_4bit", "cpu", packed_gemv_reference)
+    _reference_kernel.append(True)
+
+# %% ../nbs/01_quant.ipynb #a9c1e003
+def _is_packed(w) -> bool: return bool(getattr(getattr(w, "quant_state", None), "packing_format_for_cpu", False))
+
+def _pack(w:bnb.nn.Params4bit):
+    "bitsandbytes' packed CPU layout, made in place (absmax rounded to bf16 once, here)."
+    w.data, w.quant_state = bnbf._convert_weight_packed_for_cpu(w.data, w.quant_state)
+
+def _unpack(w:bnb.nn.Params4bit):
+    "Back to the plain layout, losslessly: the bf16 absmax is kept (as fp32), not re-quantized to 8 bits as bitsandbytes' undo does."
+    qs = w.quant_state
+    absmax, qs.original_nested = qs.absmax, False                       # [K/blocksize, N] bf16
+    w.data, qs = bnbf._convert_weight_packed_for_cpu_inverse(w.data, qs)
+    qs.absmax = absmax.t().reshape(-1).float()                          # [N*K/blocksize], the plain layout's order
+
+class GradSafeLinear4bit(bnb.nn.Linear4bit):
+    "bitsandbytes' `Linear4bit` whose packed CPU layout is never used when a gradient must flow through it, and is undone exactly."
+    def forward(self, x:torch.Tensor) -> torch.Tensor:
+        # the packed kernel has no backward: torch would silently drop the gradient to x
+        if _is_packed(self.weight) and torch.is_grad_enabled() and x.requires_grad: _unpack(self.weight)
+        return super().forward(x)
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        if _is_packed(self.weight): _unpack(self.weight)   # bitsandbytes' own undo here would change the weights
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+
 # %% ../nbs/01_quant.ipynb #ee8e2b7f
 KEEP_FULL_PRECISION = ("lm_head", "gate", "router")   # module names (last part) never quantized
 
-def _bnb_linear(lin:nn.Linear, quantization, compute_dtype, blocksize, double_quant) -> nn.Module:
-    "A bitsandbytes copy of `lin` holding its weight in 4 or 8 bits (quantized on the weight's own device)."
+def _bnb_linear(lin:nn.Linear, quantization, compute_dtype, blocksize, double_quant, packed=False) -> nn.Module:
+    "A bitsandbytes copy of `lin` holding its weight in 4 or 8 bits (quantized on the weight's own device); `packed`: the packed CPU path if its shape allows."
     w = lin.weight.detach()
     if quantization == "int8":
         q = bnb.nn.Linear8bitLt(lin.in_features, lin.out_features, bias=lin.bias is not None, has_fp16_weights=False, device="meta")
         CB, SCB, _ = bnbf.int8_vectorwise_quant(w.to(torch.float16))   # row-wise int8, as Int8Params does on .to(device)
         q.weight = bnb.nn.Int8Params(CB, requires_grad=False, has_fp16_weights=False, CB=CB, SCB=SCB)
     else:
-        q = bnb.nn.Linear4bit(lin.in_features, lin.out_features, bias=lin.bias is not None, compute_dtype=compute_dtype,
+        q = GradSafeLinear4bit(lin.in_features, lin.out_features, bias=lin.bias is not None, compute_dtype=compute_dtype,
                               compress_statistics=double_quant, quant_type=quantization, device="meta")
         data, qs = bnbf.quantize_4bit(w.contiguous(), blocksize=blocksize, compress_statistics=double_quant, quant_type=quantization)
         q.weight = bnb.nn.Params4bit(data, requires_grad=False, quant_state=qs, blocksize=blocksize, compress_statistics=double_quant,
                                      quant_type=quantization, module=q, bnb_quantized=True)
         q.quant_state = qs
+        # a shape the packed layout cannot hold stays on the plain path (see "bitsandbytes' two CPU paths")
+        q.support_avx512bf16_for_cpu = packed and w.device.type == "cpu" and not packing_problem(lin.in_features, lin.out_features, blocksize)
+        if q.support_avx512bf16_for_cpu: _ensure_packed_kernel(); _pack(q.weight)   # once, now: the weights never depend on history
     if lin.bias is not None: q.bias = lin.bias
     return q.train(lin.training)
 
@@ -171,7 +245,7 @@ def quantize_model(model:nn.Module,                     # an OLMoE model (or any
                    blocksize:int=64,                    # values per absmax block (4-bit linears and experts)
                    double_quant:bool=True,              # 8-bit absmax statistics, as QLoRA
                   ) -> nn.Module:
-    "Quantize the experts and the linear layers of `model` in place (router, norms, embeddings, lm_head stay exact)."
+    "Quantize the experts and the linear layers of `model` in place (router, norms, embeddings, lm_head stay exact); `PERFT_VIZ_BNB_PACKED` picks the CPU path."
     if quantization is None: return model
     check(quantization in QUANT_TYPES, f"quantization={quantization!r} is not supported.", f"Use None or one of {QUANT_TYPES}.")
     check(blocksize in BLOCKSIZES, f"blocksize={blocksize} is not supported.", f"Use one of {BLOCKSIZES}.")
@@ -196,8 +270,9 @@ def quantize_model(model:nn.Module,                     # an OLMoE model (or any
     del mods   # hold no references: each full-precision module is freed as soon as it is replaced
     for n in experts:
         model.set_submodule(n, QuantizedExperts(model.get_submodule(n), quantization, blocksize, double_quant, compute_dtype))
+    packed = quantization != "int8" and packed_cpu_path()
     for n in linears:
-        model.set_submodule(n, _bnb_linear(model.get_submodule(n), quantization, compute_dtype, blocksize, double_quant))
+        model.set_submodule(n, _bnb_linear(model.get_submodule(n), quantization, compute_dtype, blocksize, double_quant, packed))
     # the flags transformers' bnb loader sets: peft reads them to wrap Linear4bit/Linear8bitLt with its bnb-aware LoRA
     setattr(model, "is_loaded_in_8bit" if quantization == "int8" else "is_loaded_in_4bit", True)
     return model
@@ -207,7 +282,7 @@ def quantization_of(model:nn.Module) -> str|None:
     return next((m.quantization for m in model.modules() if isinstance(m, QuantizedExperts)), None)
 
 # %% ../nbs/01_quant.ipynb #42ac20b6
-def _route(model, input_ids) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def _logits_and_top_k_experts(model, input_ids) -> tuple[torch.Tensor, list[torch.Tensor]]:
     "Logits and every layer's top-k expert indices `[tokens, k]` of one forward pass."
     picks, hooks = [], [m.register_forward_hook(lambda mod, i, o: picks.append(o[2]))
                         for n, m in model.named_modules() if n.endswith("mlp.gate")]
@@ -219,7 +294,7 @@ def _route(model, input_ids) -> tuple[torch.Tensor, list[torch.Tensor]]:
 
 def agreement(ref:nn.Module, other:nn.Module, input_ids:torch.Tensor) -> dict:
     "How close `other` (e.g. quantized) is to `ref`: logits cosine, top-1 and top-k expert agreement per layer."
-    la, pa = _route(ref, input_ids); lb, pb = _route(other, input_ids)
+    la, pa = _logits_and_top_k_experts(ref, input_ids); lb, pb = _logits_and_top_k_experts(other, input_ids)
     cos = F.cosine_similarity(la.float().flatten(0, -2), lb.float().flatten(0, -2), dim=-1)   # [tokens]
     top1 = [(a[:, 0] == b[:, 0]).float().mean().item() for a, b in zip(pa, pb)]
     topk = [((a[:, :, None] == b[:, None, :]).any(-1).float().mean()).item() for a, b in zip(pa, pb)]  # |E_a ∩ E_b| / k

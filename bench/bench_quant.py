@@ -7,13 +7,14 @@
     the bf16 model (~14 GB) never exists at once. Reports quantized bytes / bf16 bytes (whole model and decoder
     layers), peak RSS, build time, forward tokens/s (1x32 prompt and 1x1 decode-like step), and the cost of
     dequantizing only the routed-to experts vs all of them.
-(b) On TinyOLMoE (assets/tiny-olmoe) if it exists, else a random tiny config: agreement of nf4 / fp4 / int8
+(b) On TinyOLMoE (assets/tiny-olmoe) if it exists, else a random tiny config: agreement of nf4 / fp4 / int8 / int4
     with full precision (logits cosine, next-token agreement, top-1 and top-k expert agreement per layer).
 
 Prints markdown tables and writes bench/results/quant.json.
 
     .venv/bin/python bench/bench_quant.py                 # cuda if available, else cpu
     .venv/bin/python bench/bench_quant.py --device cpu --threads 2 --layers 16 --runs 3
+    .venv/bin/python bench/bench_quant.py --device cpu --quantization int4 --tokens 64   # speed vs fp32: bench_quant_speed.py
 """
 from __future__ import annotations
 import argparse, copy, gc, json, platform, resource, statistics, time
@@ -133,10 +134,10 @@ def tiny_agreement(args) -> dict:
         ids = torch.randint(3, model.config.vocab_size, (4, args.tiny_tokens), generator=torch.Generator().manual_seed(0))
     full = model_memory(model)
     rows = {}
-    for q, dq in (("nf4", True), ("nf4", False), ("fp4", True), ("int8", True)):
+    for q, dq in (("nf4", True), ("nf4", False), ("fp4", True), ("int8", True), ("int4", True)):
         qm = quantize_model(copy.deepcopy(model), q, double_quant=dq)
         ag, mem = agreement(model, qm, ids), model_memory(qm)
-        label = q + ("" if dq else " (no double quant)")
+        label = q + ("" if dq else " (no double quant)") + (" (groups of 64, PyTorch's CPU kernel)" if q == "int4" else "")
         rows[label] = dict(ag, experts_vs_bf16=mem.experts / (full.experts / 2), total_vs_bf16=mem.total / (full.total / 2))
         del qm; gc.collect()
     return dict(model=name, tokens=int(ids.numel()), results=rows)
@@ -175,7 +176,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    ap.add_argument("--quantization", default="nf4", choices=["nf4", "fp4", "int8"])
+    ap.add_argument("--quantization", default="nf4", choices=["nf4", "fp4", "int8", "int4"])
     ap.add_argument("--layers", type=int, default=16, help="decoder layers of the full-size model (OLMoE-1B-7B has 16)")
     ap.add_argument("--tokens", type=int, default=32, help="prompt length of the timed forward")
     ap.add_argument("--runs", type=int, default=3, help="timed runs (median) after one warm-up")

@@ -182,6 +182,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="timed runs (median) after one warm-up")
     ap.add_argument("--tiny-tokens", type=int, default=128)
     ap.add_argument("--skip-full", action="store_true", help="only part (b)")
+    ap.add_argument("--out", default=str(OUT), help="where to write the JSON results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     res = dict(device=args.device, threads=args.threads, torch=torch.__version__, python=platform.python_version())
@@ -190,8 +191,8 @@ def main():
     if not args.skip_full: res["full"] = full_size(args); gc.collect()
     res["tiny"] = tiny_agreement(args)
     report(res)
-    with atomic_write(OUT, "w") as fh: json.dump(res, fh, indent=1)
-    print(f"\nwrote {OUT}")
+    with atomic_write(Path(args.out), "w") as fh: json.dump(res, fh, indent=1)
+    print(f"\nwrote {args.out}")
 
 if __name__ == "__main__":
     main()

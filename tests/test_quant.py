@@ -71,3 +71,11 @@ def test_base_frozen_unchanged_and_adapter_round_trips(quantization, packed):
         with torch.no_grad(): assert torch.equal(model(input_ids=IDS).logits, logits)   # saving changed nothing
         loaded = PeftModel.from_pretrained(quantized(quantization, packed), d).eval()
         with torch.no_grad(): assert torch.equal(loaded(input_ids=IDS).logits, logits)
+
+
+def test_packed_path_grads_match_plain_path():
+    "Catches a packed layout used under grad (its kernel has no backward): the two paths differ by bf16 statistics only."
+    plain, packed = adapter_grads(adapted("nf4", "0"), eval_first=True), adapter_grads(adapted("nf4", "1"), eval_first=True)
+    for n in plain:
+        rel = ((packed[n] - plain[n]).norm() / plain[n].norm()).item()
+        assert rel < 0.05, (n, rel)

@@ -5,14 +5,14 @@ from unittest import mock
 import pytest
 import torch
 from peft import PeftModel, get_peft_model
-from perft_viz.model import random_olmoe, tiny_config
+from perft_viz.model import random_olmoe, toy_config
 from perft_viz.perft.config import PerftConfig
-import perft_viz.perft.model  # noqa: F401  (registers PERFT with peft)
+import perft_viz.perft  # noqa: F401  (registers PERFT with peft)
 from perft_viz.quant import PACKED_ENV, GradSafeLinear4bit, quantize_model
 
 torch.set_num_threads(1)
-# hidden 64: the attention projections fit bitsandbytes' packed CPU layout (the default tiny_config's 32 does not)
-CONFIG = tiny_config(hidden_size=64, intermediate_size=64)
+# hidden 64: the attention projections fit bitsandbytes' packed CPU layout (the default toy_config's 32 does not)
+CONFIG = toy_config(hidden_size=64, intermediate_size=64)
 IDS = torch.randint(3, 128, (2, 12), generator=torch.Generator().manual_seed(0))
 CASES = [("nf4", "0"), ("nf4", "1"), ("int4", "0")]
 

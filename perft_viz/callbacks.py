@@ -7,14 +7,16 @@ from __future__ import annotations
 import json, queue, threading, time
 from pathlib import Path
 from transformers import TrainerCallback
+from .core import atomic_write
 
 # %% auto #0
 __all__ = ['MetricsCallback', 'QueueCallback', 'HistoryCallback', 'JsonlCallback', 'StopCallback', 'ProgressBar']
 
 # %% ../nbs/12c_callbacks.ipynb #76723c64
 class MetricsCallback(TrainerCallback):
-    "A TrainerCallback that also receives every step's metric record (see the table above)."
+    "A TrainerCallback that also receives every step's metric record (see the table above) and every validation record."
     def on_metrics(self, record:dict): pass
+    def on_eval(self, record:dict): pass     # step, epoch, max_steps, eval_loss, eval_ce
 
 class QueueCallback(MetricsCallback):
     "Put every metric record (a dict) into `q`, and `{'event': 'end', ...}` when training ends."
@@ -25,14 +27,21 @@ class QueueCallback(MetricsCallback):
 
 class HistoryCallback(MetricsCallback):
     "Keep every record in `self.records`."
-    def __init__(self): self.records = []
+    def __init__(self): self.records, self.evals = [], []
     def on_metrics(self, record): self.records.append(record)
+    def on_eval(self, record): self.evals.append(record)
 
 class JsonlCallback(MetricsCallback):
-    "Append every record as one JSON line to `path` (a resumed run appends after the killed one)."
+    "Append every record (training steps and validations) as one JSON line to `path`; each step appears once, even after a resume."
     def __init__(self, path): self.path = Path(path); self.path.parent.mkdir(parents=True, exist_ok=True)
+    def on_train_begin(self, args, state, control, **kw):
+        "Keep only the records up to the step this run starts from: none for a fresh run, those of the checkpoint for a resumed one."
+        if not state.is_world_process_zero or not self.path.exists(): return
+        keep = [l for l in self.path.read_text().splitlines() if l.strip() and json.loads(l).get("step", 0) <= state.global_step]
+        with atomic_write(self.path, "w") as f: f.write("".join(l + "\n" for l in keep))
     def on_metrics(self, record):
         with open(self.path, "a") as f: f.write(json.dumps(record) + "\n")
+    def on_eval(self, record): self.on_metrics(record)
 
 
 # %% ../nbs/12c_callbacks.ipynb #e4f5a6b7

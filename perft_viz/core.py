@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['REPO_ROOT', 'ASSETS', 'TINY_OLMOE_DIR', 'IN_TEST', 'PerftVizError', 'check', 'set_seed', 'atomic_write', 'atomic_dir']
+__all__ = ['REPO_ROOT', 'ASSETS', 'TINY_OLMOE_DIR', 'IN_TEST', 'PerftVizError', 'check', 'looks_local', 'check_exists',
+           'set_seed', 'atomic_write', 'atomic_dir']
 
 # %% ../nbs/00_core.ipynb #35784412
 class PerftVizError(ValueError):
@@ -19,6 +20,22 @@ class PerftVizError(ValueError):
 def check(cond, problem:str, fix:str):
     "Raise `PerftVizError(problem + fix)` unless `cond`."
     if not cond: raise PerftVizError(f"{problem} {fix}")
+
+# %% ../nbs/00_core.ipynb #6af075c6
+_FILE_SUFFIXES = (".json", ".jsonl", ".safetensors", ".bin", ".pt", ".pth", ".parquet", ".csv", ".txt", ".yaml", ".yml")
+
+def looks_local(s) -> bool:
+    "Whether `s` names a local file or directory rather than a hub id (`owner/name`)."
+    import re
+    s = str(s)
+    if Path(s).expanduser().exists() or s.startswith((".", "~")) or not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", s): return True
+    return s.lower().endswith(_FILE_SUFFIXES) or ("/" in s and Path(s.split("/")[0]).is_dir())
+
+def check_exists(path, fix:str="Check the path (a relative path starts from the current directory).") -> Path:
+    "`Path(path)` when it exists, else a `PerftVizError` that starts with 'No such file or directory'."
+    p = Path(path).expanduser()
+    check(p.exists(), f"No such file or directory: '{path}' ({p.absolute()}).", fix)
+    return p
 
 # %% ../nbs/00_core.ipynb #e88ead32
 REPO_ROOT = Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd().parent

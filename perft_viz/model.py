@@ -10,12 +10,12 @@ from typing import NamedTuple
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoTokenizer, OlmoeConfig, OlmoeForCausalLM, PreTrainedTokenizerBase
-from .core import PerftVizError, check, set_seed, TINY_OLMOE_DIR
+from .core import PerftVizError, check, set_seed, looks_local, TINY_OLMOE_DIR
 from .quant import QUANT_TYPES
 
 # %% auto #0
 __all__ = ['QUANTIZATIONS', 'toy_config', 'random_olmoe', 'is_moe_block', 'moe_blocks', 'LoadedModel', 'load_model',
-           'toy_tokenizer']
+           'toy_tokenizer', 'model_fingerprint']
 
 # %% ../nbs/02_model.ipynb #f42afd0b
 def toy_config(**overrides) -> OlmoeConfig:
@@ -55,26 +55,32 @@ class LoadedModel(NamedTuple):
     tokenizer: PreTrainedTokenizerBase
     source: str        # the directory or hub id it came from
 
-def _looks_like_path(s:str) -> bool:
-    "A hub id is `owner/name` (or `name`); anything else, or anything that exists on disk, is a path."
-    import re
-    return Path(s).expanduser().exists() or not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", s) or s.startswith(".")
-
 def _resolve(name_or_path) -> tuple[str, bool]:
-    "Return (source, is_local), raising a clear error for paths that do not exist."
+    "Return (source, is_local): an absolute directory, or a hub id; anything path-like that is missing fails here."
     if name_or_path is None:
         check((TINY_OLMOE_DIR/"config.json").exists(), f"The shipped TinyOLMoE is missing at {TINY_OLMOE_DIR}.",
               "Rebuild it with `perft-viz pretrain`, or pass a checkpoint directory.")
         return str(TINY_OLMOE_DIR), True
     s = str(name_or_path)
-    if _looks_like_path(s):
-        p = Path(s).expanduser()
-        check(p.is_dir(), f"No checkpoint directory at '{s}'.",
-              "Pass an existing local directory holding config.json (as written by save_pretrained), or a hub id like 'allenai/OLMoE-1B-7B-0924'.")
-        check((p/"config.json").exists(), f"'{s}' has no config.json, so it is not a Hugging Face checkpoint.",
-              "Pass the directory that save_pretrained wrote.")
-        return str(p), True
-    return s, False
+    if not looks_local(s): return s, False
+    p = Path(s).expanduser()
+    check(p.exists(), f"No such file or directory: '{s}' (no checkpoint at {p.absolute()}).",
+          "Pass an existing local directory holding config.json (as written by save_pretrained), or a hub id like 'allenai/OLMoE-1B-7B-0924'.")
+    check(p.is_dir() and (p/"config.json").exists(), f"'{s}' has no config.json, so it is not a Hugging Face checkpoint.",
+          "Pass the directory that save_pretrained wrote.")
+    return str(p.resolve()), True
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
+
+def _check_tokenizer(tok, source:str, is_local:bool, vocab_size:int):
+    "Refuse the placeholder tokenizer transformers builds for a checkpoint saved without one, and one larger than the model."
+    no_files = is_local and not any((Path(source)/f).exists() for f in _TOKENIZER_FILES)
+    empty = len(tok) <= len(set(tok.all_special_tokens)) or not tok("Hello 123", add_special_tokens=False).input_ids
+    check(not (no_files or empty), f"'{source}' has no tokenizer saved beside its weights (transformers could only build an empty "
+          f"placeholder of {len(tok)} tokens, which would turn every prompt into nothing).",
+          "Save one beside the weights: tokenizer.save_pretrained(dir) with the base model's tokenizer (or copy its tokenizer files into the directory).")
+    check(len(tok) <= vocab_size, f"The tokenizer of '{source}' has {len(tok)} tokens but the model has only {vocab_size} embeddings.",
+          "Save the tokenizer the model was trained with beside its weights.")
 
 def load_model(name_or_path:str|Path|None=None, # None = the shipped TinyOLMoE; else a local dir or a hub id
                quantization:str|None=None,        # None, "nf4", "fp4" or "int8" (experts included)
@@ -90,8 +96,9 @@ def load_model(name_or_path:str|Path|None=None, # None = the shipped TinyOLMoE; 
     try: cfg = AutoConfig.from_pretrained(source, local_files_only=lfo)
     except (OSError, ValueError) as e:
         raise PerftVizError(f"Could not load the config of '{source}' ({type(e).__name__}: {str(e).splitlines()[0][:200]}). "
-            "If it is a hub id, the hub may be unreachable and the model not cached: download it where there is "
-            "network and pass the local directory instead.") from None
+            + ("" if is_local else f"There is no local directory '{source}' either, so it was taken for a hub id; the hub may be "
+               "unreachable and the model not cached. ") + "Pass an existing local checkpoint directory, or download the model "
+            "where there is network and pass its directory.") from None
     check(getattr(cfg, "model_type", None) == "olmoe",
           f"'{source}' is a '{getattr(cfg, 'model_type', '?')}' checkpoint, not an OLMoE-style MoE.",
           "perft_viz loads OLMoE checkpoints (model_type 'olmoe'), e.g. allenai/OLMoE-1B-7B-0924 or the shipped TinyOLMoE.")
@@ -99,6 +106,7 @@ def load_model(name_or_path:str|Path|None=None, # None = the shipped TinyOLMoE; 
     except (OSError, ValueError) as e:
         raise PerftVizError(f"'{source}' has no loadable tokenizer ({type(e).__name__}). "
                             "Save the tokenizer next to the weights (tokenizer.save_pretrained(dir)).") from None
+    _check_tokenizer(tok, source, is_local, cfg.vocab_size)
     model = OlmoeForCausalLM.from_pretrained(source, dtype=dtype, local_files_only=lfo).to(device).eval()
     if quantization is not None:
         from perft_viz.quant import quantize_model
@@ -108,11 +116,22 @@ def load_model(name_or_path:str|Path|None=None, # None = the shipped TinyOLMoE; 
 # %% ../nbs/02_model.ipynb #acaf2dd0
 def toy_tokenizer(vocab_size:int=128):
     "A character-level `PreTrainedTokenizerFast` for tests (printable ASCII, unknown chars -> <unk>)."
-    from tokenizers import Tokenizer, models, pre_tokenizers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
     specials = ["<pad>", "<s>", "</s>", "<unk>"]
     chars = [chr(i) for i in range(32, 127)][: vocab_size - len(specials)]
     vocab = {t: i for i, t in enumerate(specials + chars)}
     tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    tk.decoder = decoders.Fuse()   # decode joins characters back without spaces
     return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+# %% ../nbs/02_model.ipynb #3ea7b432
+def model_fingerprint(model) -> str:
+    "A short hash of a base model's config shape and first embedding rows (the same for a peft-wrapped or quantized copy)."
+    import hashlib
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    c, emb = base.config, base.get_input_embeddings().weight
+    h = hashlib.sha256(json.dumps([c.model_type, c.vocab_size, c.hidden_size, c.num_hidden_layers, getattr(c, "num_experts", None)]).encode())
+    h.update(emb[:64].detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]

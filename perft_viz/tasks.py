@@ -8,7 +8,7 @@ import json, random, re, zlib
 from pathlib import Path
 from typing import Callable, NamedTuple
 from datasets import Dataset, DatasetDict
-from .core import PerftVizError, check
+from .core import PerftVizError, check, looks_local
 from .corpus import COLOURS, ANIMALS, JOBS, VARIABLES, FUNCTIONS, ACTORS, DUTIES, make_world
 
 # %% auto #0
@@ -217,8 +217,8 @@ def load_llm_adapters(source:str|Path,   # a .json/.jsonl file, or a hub dataset
         check(p.is_file(), f"{p} is a directory.", "Pass the JSON file (e.g. commonsense_170k.json or dataset/boolq/test.json).")
         task = task or (p.parent.name if p.stem == "test" else p.stem)
         return _records_to_dataset(((f"line {l}", r) for l, r in _json_records(p)), str(p), require, task)
-    check(re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)) is not None, f"No data file at '{source}'.",
-          "Pass an existing .json/.jsonl file, or a hub dataset id like 'owner/name'.")
+    check(not looks_local(source), f"No such file or directory: '{source}' ({p.absolute()}).",
+          "Pass an existing .json/.jsonl file (a relative path starts from the current directory), or a hub dataset id like 'owner/name'.")
     import datasets
     try: hub = datasets.load_dataset(str(source), split=split)
     except Exception as e:
@@ -232,7 +232,7 @@ def load_test_set(name:str,              # one of TEST_SETS
     "One of the paper's 14 test sets from `data_dir/<name>/test.json`, answers required."
     check(name in TEST_SETS, f"test set {name!r} does not exist.", f"Choose from {tuple(TEST_SETS)}.")
     p = Path(data_dir).expanduser()/name/"test.json"
-    check(p.exists(), f"No test file at {p}.", f"Put LLM-Adapters' dataset/{name}/test.json under {data_dir}, or pass --data-dir.")
+    check(p.exists(), f"No such file or directory: '{p}' (no {name} test file).", f"Put LLM-Adapters' dataset/{name}/test.json under {data_dir}, or pass --data-dir.")
     return load_llm_adapters(p, name, require=("instruction", "answer"))
 
 # %% ../nbs/11_tasks.ipynb #2df95513

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_train.ipynb #56b15791
 from __future__ import annotations
-import contextlib, dataclasses, os, shutil, threading, time
+import contextlib, dataclasses, importlib.util, os, shutil, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
@@ -49,8 +49,12 @@ class TrainConfig:
     entropy_coef: Optional[float] = None  # PEFT routers' mean entropy; None = adapter config's (0)
     seed: int = 0                      # seeds the data order, dropout and anything the Trainer draws
     logging_steps: int = 1             # steps between metric records
-    save_steps: int = 0                # steps between checkpoints; 0 = only at the end (and on a stop request)
-    save_total_limit: int = 2          # checkpoints kept (oldest deleted first)
+    save_steps: int = 100              # steps between checkpoints (and one at the end); 0 = only at the end (and on a stop request)
+    save_total_limit: int = 2          # checkpoints kept (oldest deleted first; the best one is always kept)
+    val_size: int = 0                  # training examples held out for validation (paper: 120); 0 = no validation
+    eval_steps: int = 0                # steps between validation losses; 0 = at every checkpoint (save_steps) and at the end
+    keep_best: bool = True             # with validation: a checkpoint at every validation, and adapter/ = the lowest validation loss (paper)
+    report_to: str = "none"            # the Trainer's loggers: none, or tensorboard, wandb, mlflow, trackio (comma-separated)
     time_budget_s: Optional[float] = None # stop (with a checkpoint) after this much training wall time
     bf16: bool = False                 # bf16 autocast (GPUs; adapters stay fp32)
     fsdp: str = ""                     # passed to TrainingArguments.fsdp, e.g. "full_shard auto_wrap"
@@ -58,16 +62,25 @@ class TrainConfig:
     track_routing: bool = True         # compute per-layer load and entropy every step
     memory_limit_gb: Optional[float] = None # memory a micro-batch may plan for; None = what is free (env PERFT_VIZ_MEMORY_LIMIT_GB)
 
-    def training_arguments(self) -> TrainingArguments:
-        "The `TrainingArguments` these settings stand for."
+    def loggers(self) -> list[str]:
+        "The Trainer integrations `report_to` names (empty for none)."
+        return [s.strip() for s in self.report_to.split(",") if s.strip() and s.strip() != "none"]
+
+    def training_arguments(self, validation:bool=False) -> TrainingArguments:
+        "The `TrainingArguments` these settings stand for (`validation`: there is a validation set)."
+        save = self.save_steps if self.save_steps > 0 else 10**9
+        every = (self.eval_steps or save) if validation else None
+        if validation and self.keep_best: save = every      # a checkpoint at every validation, so the best one exists
         return TrainingArguments(
             output_dir=self.output_dir, max_steps=self.max_steps, num_train_epochs=self.epochs, learning_rate=self.lr,
             per_device_train_batch_size=self.batch_size, gradient_accumulation_steps=self.grad_accum,
             warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, max_grad_norm=self.max_grad_norm,
             lr_scheduler_type="linear", logging_steps=self.logging_steps, logging_first_step=True,
-            save_strategy="steps", save_steps=self.save_steps if self.save_steps > 0 else 10**9,
+            save_strategy="steps", save_steps=save, eval_strategy="steps" if validation else "no", eval_steps=every,
+            per_device_eval_batch_size=self.batch_size, prediction_loss_only=True, load_best_model_at_end=validation and self.keep_best,
+            metric_for_best_model="eval_loss" if validation and self.keep_best else None, greater_is_better=False,
             save_total_limit=self.save_total_limit, seed=self.seed, data_seed=self.seed, bf16=self.bf16,
-            fsdp=self.fsdp, report_to="none", remove_unused_columns=False, disable_tqdm=True,
+            fsdp=self.fsdp, report_to=self.loggers() or "none", remove_unused_columns=False, disable_tqdm=True,
             ddp_find_unused_parameters=False, dataloader_num_workers=0, logging_nan_inf_filter=False,
             use_cpu=not torch.cuda.is_available())   # on CPUs, so that torchrun gives DDP on gloo (accelerate's MULTI_CPU)
 
@@ -93,7 +106,7 @@ class PerftTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.coefs, self.track_routing = coefs, track_routing
         self.model_accepts_loss_kwargs = False      # our loss is a per-batch mean: the Trainer scales it for accumulation
-        self._staging, self._acc, self._n, self._tokens, self._t0 = None, {}, 0, 0.0, None
+        self._staging, self._acc, self._n, self._tokens, self._t0, self._eval_ce = None, {}, 0, 0.0, None, []
         self.layers = perft_layers(self.model)    # [] for LoRA
         self._task_routed = task_routed(self.model)
 
@@ -119,6 +132,9 @@ class PerftTrainer(Trainer):
             parts.update(peft_lb=pl.load_balance, peft_z=pl.z_loss, peft_entropy_loss=pl.entropy)
         c = {"base_lb": self.coefs.base_lb, "peft_lb": self.coefs.peft_lb, "peft_z": self.coefs.z_loss, "peft_entropy_loss": self.coefs.entropy}
         loss = ce + sum(c[k] * v for k, v in parts.items() if k != "ce" and c[k] != 0)
+        if not model.training:                          # a validation batch: its loss, nothing logged as a training step
+            self._eval_ce.append(ce.detach().float())
+            return (loss, out) if return_outputs else loss
         if not torch.isfinite(loss):
             vals = ", ".join(f"{k}={float(v):.4g}" for k, v in parts.items())
             raise NonFiniteLoss(f"The training loss became {float(loss)} at step {self.state.global_step + 1} ({vals}). "
@@ -158,6 +174,15 @@ def _drain(self:PerftTrainer) -> dict:
 
 @patch
 def log(self:PerftTrainer, logs:dict, start_time=None):
+    if "eval_loss" in logs:                                 # a validation: eval_loss from the Trainer, eval_ce from compute_loss
+        ce = torch.stack(self._eval_ce).mean() if self._eval_ce else torch.tensor(float("nan"))
+        if self.accelerator.num_processes > 1: ce = self.accelerator.reduce(ce.to(self.args.device), reduction="mean")
+        self._eval_ce, logs["eval_ce"] = [], float(ce)
+        record = {"step": self.state.global_step, "epoch": self.state.epoch, "max_steps": self.state.max_steps,
+                  "eval_loss": logs["eval_loss"], "eval_ce": logs["eval_ce"]}
+        if self.is_world_process_zero():
+            for cb in self.callback_handler.callbacks:
+                if isinstance(cb, MetricsCallback): cb.on_eval(record)
     if "loss" in logs and self._n:
         m = self._drain()
         routing = {k: m.pop(k) for k in ("base_load", "base_entropy", "peft_load", "peft_entropy") if k in m}
@@ -196,12 +221,16 @@ def _save_checkpoint(self:PerftTrainer, model, trial):
     try: Trainer._save_checkpoint(self, model, trial)   # writes staging/checkpoint-<step>
     finally: self._staging = None
     self.accelerator.wait_for_everyone()           # every rank has written its files (rng_state_<rank>.pth)
+    if self.state.best_global_step:   # the Trainer found the best checkpoint in the staging directory: point it at the published one
+        best = final if self.state.best_global_step == self.state.global_step else run_dir/f"checkpoint-{self.state.best_global_step}"
+        self.state.best_model_checkpoint = str(best) if best == final or best.exists() else None
+        if self.args.should_save: self.state.save_to_json(str(staging/name/"trainer_state.json"))
     if self.args.should_save:
         _fsync_tree(staging/name)
         if final.exists(): shutil.rmtree(final)     # the same step saved twice (a stop request on a save step)
         os.replace(staging/name, final)             # the one atomic step: checkpoint-<step> appears complete
         shutil.rmtree(staging, ignore_errors=True)
-        rotate_checkpoints(str(run_dir), self.args.save_total_limit, None, use_mtime=False)
+        rotate_checkpoints(str(run_dir), self.args.save_total_limit, self.state.best_model_checkpoint, use_mtime=False)
     self.accelerator.wait_for_everyone()
     self.last_checkpoint = str(final)
 
@@ -247,6 +276,9 @@ class TrainResult(NamedTuple):
     wall_s: float              # training wall time of this call
     tokens_per_s: float        # mean training throughput of this call
     stopped: str               # 'completed', 'stop requested' or 'time budget'
+    best_checkpoint: Optional[str] = None  # the checkpoint with the lowest validation loss (adapter_dir holds it), with validation
+    best_val_loss: Optional[float] = None  # its validation loss
+    val_records: list = []                 # every validation of this call: step, eval_loss, eval_ce
 
 def _check_trainable(model):
     n = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -287,6 +319,7 @@ def train_adapter(model,                         # a peft model (PERFT or LoRA);
                   callbacks=(),                  # TrainerCallbacks / MetricsCallbacks
                   resume=None,                   # True = newest checkpoint in output_dir; or a checkpoint path
                   stop:threading.Event|None=None, # set from any thread to stop after the current step (with a checkpoint)
+                  val_data:Dataset|None=None,    # validation records; None = `val_size` examples held out from train_data
                   **overrides,                   # any TrainConfig field
                  ) -> TrainResult:
     "Train `model`'s adapter on `train_data` with the routing losses, streaming metrics to `callbacks`."
@@ -295,11 +328,22 @@ def train_adapter(model,                         # a peft model (PERFT or LoRA);
     out = Path(cfg.output_dir)
     ckpt = _resume_point(out, resume)
     if tokenizer.pad_token_id is None: tokenizer.pad_token = tokenizer.eos_token
+    for name in cfg.loggers():   # the Trainer would fail later, after the model is built
+        pkgs = {"tensorboard": ("tensorboard", "tensorboardX")}.get(name, (name,))
+        check(any(importlib.util.find_spec(m) for m in pkgs), f"report_to={name!r} needs the {pkgs[0]} package, which is not installed.",
+              f"pip install {pkgs[0]}, or leave report_to at 'none' (metrics.jsonl and the callbacks still get every record).")
+    if val_data is None and cfg.val_size > 0:
+        check(cfg.val_size < len(train_data), f"val_size={cfg.val_size} leaves no training data ({len(train_data)} examples).",
+              "Lower val_size (--val-size) or pass more data.")
+        split = train_data.train_test_split(test_size=cfg.val_size, seed=cfg.seed)   # the same split on resume
+        train_data, val_data = split["train"], split["test"]
     ds = tokenize_records(train_data, tokenizer, cfg.template, cfg.max_length, cfg.train_on_inputs)
+    vds = tokenize_records(val_data, tokenizer, cfg.template, cfg.max_length, cfg.train_on_inputs) if val_data is not None else None
     if hasattr(model, "config"): model.config.use_cache = False
     hist, stopper = HistoryCallback(), StopCallback(stop, cfg.time_budget_s)
     cbs = [hist, stopper, *([ProgressBar()] if cfg.progress else []), *callbacks]
-    trainer = PerftTrainer(model=model, args=cfg.training_arguments(), train_dataset=ds, data_collator=Collator(tokenizer.pad_token_id),
+    trainer = PerftTrainer(model=model, args=cfg.training_arguments(vds is not None), train_dataset=ds, eval_dataset=vds,
+                           data_collator=Collator(tokenizer.pad_token_id),
                            callbacks=cbs, coefs=_coefs(model, cfg), track_routing=cfg.track_routing)
     trainer.remove_callback(PrinterCallback)              # our ProgressBar / callbacks report instead
     if hasattr(model, "config"):
@@ -325,5 +369,6 @@ def train_adapter(model,                         # a peft model (PERFT or LoRA);
     trainer.accelerator.wait_for_everyone()
     recs = [r for r in hist.records if "ce" in r]
     tps = sum(r["tokens_per_s"] for r in recs) / len(recs) if recs else 0.0
+    best = trainer.state.best_model_checkpoint if vds is not None and cfg.keep_best else None
     return TrainResult(model, hist.records, trainer.state.global_step, trainer.last_checkpoint, adapter_dir, wall, tps,
-                       stopper.reason or "completed")
+                       stopper.reason or "completed", best, trainer.state.best_metric if best else None, hist.evals)

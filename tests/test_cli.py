@@ -53,7 +53,8 @@ def test_train_then_eval_writes_results(tiny_model, tmp_path):
     p = run("eval", *common(tiny_model), "--adapter", tmp_path / "r" / "adapter", tmp_path / "qv" / "adapter",
             "--n-per-task", "5", "--out", tmp_path / "res")
     res = json.loads((tmp_path / "res" / "results.json").read_text())
-    rows = {r["name"]: r for r in res["rows"]}
+    assert [r["name"] for r in res["rows"]] == ["base", "r", "qv"]      # unique run names ...
+    rows = {r["label"]: r for r in res["rows"]}                          # ... and the adapter kind
     assert list(rows) == ["base", "PERFT-R Top2/4", "LoRA q,v"]
     for r in rows.values():
         assert set(r["accuracy"]) == {"larger", "parity", "mean"} and r["n"] == {"larger": 5, "parity": 5}
@@ -61,7 +62,7 @@ def test_train_then_eval_writes_results(tiny_model, tmp_path):
     assert rows["base"]["trainable"] == 0 and rows["LoRA q,v"]["trainable"] == rows["LoRA q,v"]["activated"] > 0
     assert rows["PERFT-R Top2/4"]["train_wall_s"] == info["train_wall_s"]
     md = (tmp_path / "res" / "results.md").read_text()
-    assert md.startswith("| model | larger | parity | mean | trainable | activated |") and "| LoRA q,v |" in md
+    assert md.startswith("| run | adapter | larger | parity | mean | trainable | activated |") and "| qv | LoRA q,v |" in md
     assert "PERFT-R Top2/4" in p.stdout
 
 
@@ -89,6 +90,8 @@ def test_resume_after_kill_continues_the_same_losses(tiny_model, tmp_path):
     assert in_process(*perft_r(tiny_model, out, *args, "--resume")) == 0
     after = step_losses(out / "metrics.jsonl")
     assert sorted(after) == list(range(1, 61))
+    steps = [json.loads(l)["step"] for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 61)), steps       # each step once: the killed run's steps past the checkpoint are not repeated
     for s in range(resumed_from + 1, 61):
         assert abs(after[s] - full[s]) <= 1e-6, (s, after[s], full[s])
 
@@ -121,7 +124,21 @@ def test_bad_input_names_the_file_line_field_or_setting(tiny_model, tmp_path):
     msg = err(*base, "--task", "parity", "--n-per-task", "8", "--batch-size", "8", "--memory-limit-gb", "0.00001")
     assert "Lower --batch-size" in msg and "--max-length" in msg
     assert "holds no adapter_config.json" in err("eval", "--model", tiny_model, "--adapter", tmp_path)
-    assert "No checkpoint directory" in err("eval", "--model", tmp_path / "nowhere")
+    assert "No such file or directory" in err("eval", "--model", tmp_path / "nowhere")
+    # mistyped relative paths fail at once with "No such file or directory", never tried as hub ids
+    import os
+    cwd = os.getcwd(); os.chdir(tmp_path)
+    try:
+        (tmp_path / "ckpt").mkdir(); (tmp_path / "data").mkdir()
+        t0 = time.time()
+        assert "No such file or directory: 'ckpt/missing'" in err("eval", "--model", "ckpt/missing")
+        assert "No such file or directory: 'data/x.json'" in err(*base, "--task", "data/x.json")
+        assert time.time() - t0 < 10
+    finally: os.chdir(cwd)
+    # a checkpoint saved without its tokenizer is refused at load, saying what to do
+    from perft_viz.model import random_olmoe, toy_config
+    random_olmoe(toy_config()).save_pretrained(tmp_path / "no_tok")
+    assert "tokenizer.save_pretrained(dir)" in err(*base, "--model", tmp_path / "no_tok", "--task", "parity")
 
     # a finished run is never trained over: refused, and its checkpoint is intact
     assert in_process(*perft_r(tiny_model, tmp_path / "done", "--max-steps", "2")) == 0

@@ -4,10 +4,12 @@
 
 # %% ../nbs/20_app.ipynb #e2c059c8
 from __future__ import annotations
-import logging, os
-from dataclasses import dataclass
+import argparse, logging, os, threading
+from dataclasses import dataclass, field
+from typing import Any
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # no usage reports leave the server unless the host opts in
 import gradio as gr
-from .core import PerftVizError, ASSETS
+from .core import PerftVizError, ASSETS, check
 from .model import load_model, LoadedModel
 from .capture import capture_prompt, neuron_activations
 from .analysis import expert_load
@@ -16,22 +18,24 @@ from .plots import (routing_heatmap, top1_highlights, expert_colors, load_heatma
 from .adapters import ADAPTER_KINDS, kinds_taking
 from .live import LiveRun
 from .tasks import SUITE, SYNTHETIC_TASKS, format_prompt
+from .app_session import (AppLimits, AppSession, SessionStore, Shown, check_train, cut_prompt, check_answer_input, text_tag,
+                                   save_adapter, load_upload, export_view)
 
 # %% auto #0
-__all__ = ['log', 'EXAMPLES', 'RoutingView', 'TrainView', 'build_app', 'launch']
+__all__ = ['log', 'EXAMPLES', 'RoutingView', 'TrainView', 'build_app', 'launch', 'app_parser', 'limits_from', 'main']
 
 # %% ../nbs/20_app.ipynb #e1d15b8a
 log = logging.getLogger("perft_viz.app")
 
-def _safely(fn, n_outputs:int):
-    "Wrap a handler: errors become a status message in the last output; the other outputs are cleared."
-    def wrapped(*args):
-        try: return fn(*args)
+def _safely(fn, n_outputs:int, store:SessionStore|None=None):
+    "Wrap a handler: it gets the visitor's session; errors become a status message in the last output; the other outputs are cleared."
+    def wrapped(request:gr.Request, *args):
+        try: return fn(*args, session=store.get(getattr(request, "session_hash", None)) if store is not None else None)
         except PerftVizError as e: msg = f"**Cannot do that:** {e}"
         except Exception as e:
             log.exception("handler %s failed", fn.__name__)
             msg = f"**Something went wrong** ({type(e).__name__}). The server is still running; try another input."
-        return (*[None] * (n_outputs - 1), msg)
+        return (*[None] * (n_outputs - 1), msg) if n_outputs > 1 else msg
     wrapped.__name__ = fn.__name__
     return wrapped
 
@@ -39,73 +43,119 @@ def _safely(fn, n_outputs:int):
 @dataclass
 class RoutingView:
     loaded: LoadedModel
+    limits: AppLimits = field(default_factory=AppLimits)
+    lock: Any = field(default_factory=threading.Lock)   # reads of the served model; training copies it under the same lock
 
     @property
     def n_layers(self): return self.loaded.model.config.num_hidden_layers
 
-    def route(self, prompt:str, layer:int):
-        "Prompt + layer -> (heatmap, per-token top-1 highlights, load figure, status)."
-        pc = capture_prompt(self.loaded.model, self.loaded.tokenizer, prompt)
-        layer = int(layer)   # routing_heatmap checks its range
-        status = pc.notice or f"Routed {len(pc.tokens)} tokens through {self.n_layers} layers."
-        return (routing_heatmap(pc.capture, pc.tokens, layer), top1_highlights(pc.capture, pc.tokens, layer),
-                load_heatmap(expert_load(pc.capture.topk_index, pc.capture.router_probs, pc.capture.token_mask).f), status)
+    def capture(self, prompt:str):
+        "(PromptCapture, tag, notices) of `prompt`, cut to the limits."
+        cut, notice = cut_prompt(self.limits, prompt)
+        with self.lock: pc = capture_prompt(self.loaded.model, self.loaded.tokenizer, cut, self.limits.max_prompt_tokens)
+        return pc, text_tag(prompt), " ".join(n for n in (notice, pc.notice) if n)
 
-    def neurons(self, prompt:str, layer:int, token:int):
+    def route(self, prompt:str, layer:int, session:AppSession|None=None):
+        "Prompt + layer -> (heatmap, per-token top-1 highlights, load figure, status)."
+        pc, tag, notice = self.capture(prompt)
+        layer = int(layer)   # routing_heatmap checks its range
+        status = f"Routed {len(pc.tokens)} tokens through {self.n_layers} layers (prompt {tag}). {notice}".strip()
+        heat, top1 = routing_heatmap(pc.capture, pc.tokens, layer), top1_highlights(pc.capture, pc.tokens, layer)
+        load = load_heatmap(expert_load(pc.capture.topk_index, pc.capture.router_probs, pc.capture.token_mask).f)
+        if session is not None: session.shown["routing"] = Shown({"heatmap": heat, "load": load}, {"layer": layer, "top1": top1}, status)
+        return heat, top1, load, status
+
+    def neurons(self, prompt:str, layer:int, token:int, session:AppSession|None=None):
         "Prompt + layer + token position -> (neuron heatmap, status)."
-        pc = capture_prompt(self.loaded.model, self.loaded.tokenizer, prompt)
+        pc, tag, notice = self.capture(prompt)
         layer, token = int(layer), int(token)
         na = neuron_activations(self.loaded.model, pc.capture, layer, token)
         top = na.acts.abs().flatten().topk(min(5, na.acts.numel()))
         k, I = na.acts.shape
         strongest = ", ".join(f"E{na.experts[i // I].item()}/n{i % I} ({na.acts.flatten()[i]:+.2f})" for i in top.indices.tolist())
-        return neuron_figure(na, pc.tokens[token], layer), f"Token {token} {pc.tokens[token]!r}: strongest neurons {strongest}."
+        fig, status = neuron_figure(na, pc.tokens[token], layer), f"Token {token} {pc.tokens[token]!r} of prompt {tag}: strongest neurons {strongest}. {notice}".strip()
+        if session is not None: session.shown["neurons"] = Shown({"neurons": fig}, {"layer": layer, "token": token}, status)
+        return fig, status
 
 # %% ../nbs/20_app.ipynb #c1c5ebfb
 @dataclass
 class TrainView:
-    run: LiveRun
+    routing: RoutingView
 
-    def start(self, variant, experts, top_k, rank, steps, lr, tasks):
-        "Start a run; (status, timer on)."
-        return self.run.start(variant, experts, top_k, rank, steps, lr, tasks or SUITE), gr.Timer(active=True)
+    def start(self, variant, experts, top_k, rank, steps, lr, tasks, session:AppSession):
+        "Start the visitor's run (it may wait in line for a slot); (timer on, status)."
+        s = check_train(self.routing.limits, variant, experts, top_k, rank, steps, lr)
+        return gr.Timer(active=True), session.run.start(**s, tasks=tasks or SUITE)
 
-    def stop(self): return self.run.stop()
+    def stop(self, session:AppSession): return session.run.stop()
 
-    def tick(self):
+    def tick(self, session:AppSession):
         "(loss figure, PEFT load, base load, status, timer) from the records that arrived."
-        st = self.run.poll()
-        return (training_figure(st.records), live_load_figure(st.records),
-                live_load_figure(st.records, "base_load", "Base router load per layer (latest step)"),
-                st.status, gr.Timer(active=st.running))
+        st = session.run.poll()
+        figs = (training_figure(st.records), live_load_figure(st.records),
+                live_load_figure(st.records, "base_load", "Base router load per layer (latest step)"))
+        session.shown["train"] = Shown(dict(zip(("losses", "peft_load", "base_load"), figs)), {"label": st.label}, st.status)
+        return (*figs, st.status, gr.Timer(active=st.running))
 
-    def adapter_routing(self, prompt:str, layer:int):
-        "(PEFT routing heatmap, norms, status) of the trained adapter on `prompt`."
-        pc = capture_prompt(self.run.trained(), self.run.loaded.tokenizer, prompt)
+    def adapter_routing(self, prompt:str, layer:int, session:AppSession):
+        "(PEFT routing heatmap, norms, status) of the visitor's adapter on `prompt`."
+        model = session.run.trained()
+        cut, notice = cut_prompt(self.routing.limits, prompt)
+        pc = capture_prompt(model, self.routing.loaded.tokenizer, cut, self.routing.limits.max_prompt_tokens)
         layer = int(layer)
-        return (perft_routing_figure(pc.capture, pc.tokens, layer), norms_figure(pc.capture, pc.tokens, layer),
-                pc.notice or f"{self.run.label}: routed {len(pc.tokens)} tokens.")
+        status = f"{session.run.label} of session {session.tag}: routed {len(pc.tokens)} tokens (prompt {text_tag(prompt)}). {notice} {pc.notice}".strip()
+        figs = perft_routing_figure(pc.capture, pc.tokens, layer), norms_figure(pc.capture, pc.tokens, layer)
+        session.shown["adapter"] = Shown(dict(zip(("peft_routing", "norms"), figs)), {"layer": layer, "tokens": pc.tokens}, status)
+        return (*figs, status)
 
-    def answer(self, task:str, input:str):
+    def answer(self, task:str, input:str, session:AppSession):
         "(base answer, adapted answer, status) for one task input."
-        base, adapted = self.run.answer(task, input)
-        return base, adapted, f"{self.run.label} on {task}: {input!r}."
+        base, adapted = session.run.answer(task, check_answer_input(self.routing.limits, input))
+        return base, adapted, f"{session.run.label} of session {session.tag} on {task}: {input!r}."
+
+    def download(self, session:AppSession):
+        "The visitor's adapter as peft files (adapter_config.json, adapter_model.safetensors)."
+        return [str(p) for p in save_adapter(session.run.trained(), session.folder("adapter"))]
+
+    def upload(self, files, session:AppSession):
+        "Serve an uploaded adapter as the visitor's, once it passed every check; (status)."
+        check(not session.run.running, "Your training run is still going.", "Stop it or wait, then upload.")
+        model, label = load_upload(self.routing.loaded, files, self.routing.limits, self.routing.lock)
+        session.run.adopt(model, label)
+        return f"Now serving {label} for session {session.tag}."
+
+    def export(self, view:str, session:AppSession):
+        "Files of what `view` shows now: figures as HTML, data as CSV and JSON."
+        return [str(p) for p in export_view(session.shown.get(view), view, session.folder(f"export-{view}"))]
 
 # %% ../nbs/20_app.ipynb #0b08694d
 EXAMPLES = ["12 + 7 = 19", "reverse abc -> cba", "The patient was given 5 mg of the drug.", "def add(a, b): return a + b"]
 
-def build_app(loaded:LoadedModel|None=None) -> gr.Blocks:
+def _export_row(train:TrainView, store:SessionStore, view:str):
+    "An Export button and the files it gives, for one view."
+    with gr.Row():
+        btn = gr.Button(f"Export figure and data", size="sm", elem_id=f"export-{view}-btn")
+        files = gr.File(label="Figure (HTML) and data (CSV, JSON)", file_count="multiple", interactive=False, elem_id=f"export-{view}")
+    note = gr.Markdown(elem_id=f"export-{view}-status")
+    btn.click(_safely(lambda session: (train.export(view, session=session), ""), 2, store), None, [files, note], api_name=f"export_{view}")
+
+def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
+              model_concurrency:int=1,   # reading views of the served model running at once
+             ) -> gr.Blocks:
     "The Gradio Blocks app (call `.launch()` or use `launch`)."
-    view = RoutingView(loaded or load_model())
-    train = TrainView(LiveRun(view.loaded))
-    E = view.loaded.model.config.num_experts
-    with gr.Blocks(title="perft_viz") as demo:
+    view = RoutingView(loaded or load_model(), limits or AppLimits())
+    train, store = TrainView(view), SessionStore(view.loaded, view.limits, view.lock)
+    E, lim = view.loaded.model.config.num_experts, view.limits
+    on_model = dict(concurrency_id="model", concurrency_limit=model_concurrency)
+    on_adapter = dict(concurrency_id="adapter", concurrency_limit=model_concurrency)
+    with gr.Blocks(title="perft_viz", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown(f"# perft_viz: see how a mixture-of-experts routes\n"
                     f"Model: `{os.path.basename(view.loaded.source.rstrip('/'))}`: {view.n_layers} layers, {E} experts, "
                     f"top-{view.loaded.model.config.num_experts_per_tok}.")
         with gr.Tab("Routing"):
             with gr.Row():
-                prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0], lines=2, scale=4, elem_id="prompt")
+                prompt = gr.Textbox(label=f"Prompt (up to {lim.max_prompt_chars:,} characters, {lim.max_prompt_tokens} tokens)",
+                                    value=EXAMPLES[0], lines=2, scale=4, elem_id="prompt", max_length=lim.max_prompt_chars)
                 layer = gr.Slider(0, view.n_layers - 1, value=0, step=1, label="Layer", scale=1, elem_id="layer")
             run = gr.Button("Route", variant="primary", elem_id="route-btn")
             status = gr.Markdown(elem_id="status")
@@ -114,30 +164,33 @@ def build_app(loaded:LoadedModel|None=None) -> gr.Blocks:
             heat = gr.Plot(label="Router probabilities (tokens x experts)", elem_id="heatmap")
             load = gr.Plot(label="Expert load per layer", elem_id="load")
             gr.Examples(EXAMPLES, inputs=prompt)
-            fn = _safely(view.route, 4)
+            fn = _safely(view.route, 4, store)
             for trigger in (run.click, prompt.submit):
-                trigger(fn, [prompt, layer], [heat, top1, load, status], api_name="route" if trigger == run.click else False)
-            layer.release(fn, [prompt, layer], [heat, top1, load, status], api_name=False)
+                trigger(fn, [prompt, layer], [heat, top1, load, status], api_name="route" if trigger == run.click else False, **on_model)
+            layer.release(fn, [prompt, layer], [heat, top1, load, status], api_name=False, **on_model)
+            _export_row(train, store, "routing")
         with gr.Tab("Neurons"):
             gr.Markdown("Per-neuron activations `act(x W_gate) * (x W_up)` inside the experts one token was routed to.")
             with gr.Row():
-                n_prompt = gr.Textbox(label="Prompt", value=EXAMPLES[2], lines=2, scale=4, elem_id="n-prompt")
+                n_prompt = gr.Textbox(label="Prompt", value=EXAMPLES[2], lines=2, scale=4, elem_id="n-prompt", max_length=lim.max_prompt_chars)
                 n_layer = gr.Slider(0, view.n_layers - 1, value=0, step=1, label="Layer", scale=1)
                 n_token = gr.Number(value=0, precision=0, minimum=0, label="Token position", scale=1)
             n_run = gr.Button("Show neurons", elem_id="neurons-btn")
             n_status = gr.Markdown(elem_id="n-status")
             n_plot = gr.Plot(label="Neuron activations", elem_id="neurons")
-            n_run.click(_safely(view.neurons, 2), [n_prompt, n_layer, n_token], [n_plot, n_status], api_name="neurons")
+            n_run.click(_safely(view.neurons, 2, store), [n_prompt, n_layer, n_token], [n_plot, n_status], api_name="neurons", **on_model)
+            _export_row(train, store, "neurons")
         with gr.Tab("Train"):
-            gr.Markdown("Train a small routed adapter on the synthetic task suite and watch the routers live. "
-                        "The served model is not changed: the run trains a copy.")
-            with gr.Row():
+            gr.Markdown(f"Train a small routed adapter on the synthetic task suite and watch the routers live. "
+                        f"The served model is not changed: your run trains a copy, and only you see it. "
+                        f"{lim.train_slots} run{'s' * (lim.train_slots > 1)} train at once on this server; others wait in line.")
+            with gr.Row():   # the limits are checked by the handler, whose message names them
                 variant = gr.Dropdown([(f"{k.name}: {k.about}", k.name) for k in ADAPTER_KINDS.values()], value="R", label="Variant", elem_id="variant")
-                experts = gr.Number(value=8, precision=0, minimum=1, label=f"PEFT experts M ({', '.join(kinds_taking('experts'))})")
-                top_k = gr.Number(value=2, precision=0, minimum=1, label=f"Top-K ({', '.join(kinds_taking('top_k'))})")
-                rank = gr.Number(value=8, precision=0, minimum=1, label="Rank r")
-                steps = gr.Number(value=200, precision=0, minimum=1, maximum=2000, label="Steps", elem_id="steps")
-                lr = gr.Number(value=1e-2, label="Learning rate")
+                experts = gr.Number(value=8, precision=0, minimum=1, label=f"PEFT experts M ({', '.join(kinds_taking('experts'))}; up to {lim.max_experts})", elem_id="experts")
+                top_k = gr.Number(value=2, precision=0, minimum=1, label=f"Top-K ({', '.join(kinds_taking('top_k'))}; up to {lim.max_top_k})")
+                rank = gr.Number(value=8, precision=0, minimum=1, label=f"Rank r (up to {lim.max_rank})")
+                steps = gr.Number(value=min(200, lim.max_steps), precision=0, minimum=1, label=f"Steps (up to {lim.max_steps})", elem_id="steps")
+                lr = gr.Number(value=1e-2, label=f"Learning rate ({lim.lr_range[0]:g}..{lim.lr_range[1]:g})")
             tasks = gr.CheckboxGroup(list(SYNTHETIC_TASKS), value=list(SUITE), label="Tasks")
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-btn")
@@ -148,37 +201,87 @@ def build_app(loaded:LoadedModel|None=None) -> gr.Blocks:
                 peft_load = gr.Plot(label="PEFT router load", elem_id="peft-load")
                 base_load = gr.Plot(label="Base router load", elem_id="base-load")
             timer = gr.Timer(1.0, active=False)
-            start.click(_safely(train.start, 2), [variant, experts, top_k, rank, steps, lr, tasks], [t_status, timer], api_name="train")
-            stop.click(_safely(train.stop, 1), None, [t_status], api_name="stop")
-            timer.tick(_safely(train.tick, 5), None, [loss_plot, peft_load, base_load, t_status, timer], api_name="train_status")
+            start.click(_safely(train.start, 2, store), [variant, experts, top_k, rank, steps, lr, tasks], [timer, t_status], api_name="train")
+            stop.click(_safely(train.stop, 1, store), None, [t_status], api_name="stop")
+            timer.tick(_safely(train.tick, 5, store), None, [loss_plot, peft_load, base_load, t_status, timer], api_name="train_status",
+                       concurrency_id="ticks", concurrency_limit=4)
+            _export_row(train, store, "train")
         with gr.Tab("Adapter"):
-            gr.Markdown("What the trained adapter does: which PEFT experts each token goes to, how large the adapter's output "
+            gr.Markdown("What your adapter does: which PEFT experts each token goes to, how large the adapter's output "
                         "is next to the frozen MoE output, and the answers with and without it.")
             with gr.Row():
-                a_prompt = gr.Textbox(label="Prompt", value=format_prompt(SYNTHETIC_TASKS[SUITE[0]].instruction, "6 * 5 = 30", train.run.template),
-                                      lines=4, scale=4, elem_id="a-prompt")
+                a_prompt = gr.Textbox(label="Prompt", value=format_prompt(SYNTHETIC_TASKS[SUITE[0]].instruction, "6 * 5 = 30", "short"),
+                                      lines=4, scale=4, elem_id="a-prompt", max_length=lim.max_prompt_chars)
                 a_layer = gr.Slider(0, view.n_layers - 1, value=0, step=1, label="Layer", scale=1)
             a_run = gr.Button("Route through the adapter", elem_id="adapter-btn")
             a_status = gr.Markdown(elem_id="a-status")
             with gr.Row():
                 a_heat = gr.Plot(label="PEFT router", elem_id="peft-routing")
                 a_norms = gr.Plot(label="Output norms", elem_id="norms")
-            a_run.click(_safely(train.adapter_routing, 3), [a_prompt, a_layer], [a_heat, a_norms, a_status], api_name="adapter_routing")
+            a_run.click(_safely(train.adapter_routing, 3, store), [a_prompt, a_layer], [a_heat, a_norms, a_status], api_name="adapter_routing", **on_adapter)
             with gr.Row():
                 q_task = gr.Dropdown(list(SYNTHETIC_TASKS), value=SUITE[0], label="Task")
-                q_input = gr.Textbox(value="6 * 5 = 30", label="Input")
+                q_input = gr.Textbox(value="6 * 5 = 30", label=f"Input (up to {lim.max_answer_chars} characters)", max_length=lim.max_answer_chars)
                 q_run = gr.Button("Answer", elem_id="answer-btn")
             with gr.Row():
                 q_base = gr.Textbox(label="Base model", elem_id="base-answer")
                 q_adapted = gr.Textbox(label="Base + adapter", elem_id="adapted-answer")
             q_status = gr.Markdown(elem_id="answer-status")
-            q_run.click(_safely(train.answer, 3), [q_task, q_input], [q_base, q_adapted, q_status], api_name="answer")
+            q_run.click(_safely(train.answer, 3, store), [q_task, q_input], [q_base, q_adapted, q_status], api_name="answer", **on_adapter)
+            _export_row(train, store, "adapter")
+            gr.Markdown(f"**Your adapter** in peft's format: download it, or upload one (`.safetensors`, up to {lim.max_upload_mb:g} MB; "
+                        "its `adapter_config.json` too unless the config is inside, as in the files downloaded here).")
+            with gr.Row():
+                down = gr.Button("Download adapter", elem_id="download-btn")
+                down_files = gr.File(label="adapter files", file_count="multiple", interactive=False, elem_id="adapter-files")
+            with gr.Row():
+                up_files = gr.File(label="Upload adapter", file_count="multiple", file_types=[".safetensors", ".json"], elem_id="upload-files")
+                up = gr.Button("Use the uploaded adapter", elem_id="upload-btn")
+            up_status = gr.Markdown(elem_id="upload-status")
+            down.click(_safely(lambda session: (train.download(session=session), ""), 2, store), None, [down_files, up_status], api_name="download_adapter")
+            up.click(_safely(train.upload, 1, store), up_files, up_status, api_name="upload_adapter", **on_adapter)
+        def closed(request:gr.Request): store.close(request.session_hash)   # the page closed: free its session now
+        demo.unload(closed)
+    demo.store = store
     return demo
 
+# %% ../nbs/20_app.ipynb #5e1a7c02
 def launch(model:str|None=None, quantization:str|None=None,
            host:str="127.0.0.1",  # localhost only unless told otherwise
-           port:int=7860, **kwargs):
+           port:int=7860, limits:AppLimits|None=None, model_concurrency:int=1, **kwargs):
     "Load the model and serve the app."
-    demo = build_app(load_model(model, quantization=quantization))
+    limits = limits or AppLimits()
+    demo = build_app(load_model(model, quantization=quantization), limits, model_concurrency)
     css = (ASSETS/"app.css").read_text() if (ASSETS/"app.css").exists() else None
-    return demo.launch(server_name=host, server_port=port, css=css, footer_links=["gradio"], **kwargs)
+    demo.queue(max_size=kwargs.pop("max_queue", 256))
+    return demo.launch(server_name=host, server_port=port, css=css, footer_links=["gradio"], show_error=False,
+                       max_file_size=int(limits.max_upload_mb * 2**20), **kwargs)
+
+def app_parser(p:argparse.ArgumentParser|None=None) -> argparse.ArgumentParser:
+    "The options of `python app.py` and `perft-viz app`."
+    p = p or argparse.ArgumentParser(prog="perft-viz app", description="Serve the perft_viz app (localhost only unless --host says otherwise).")
+    p.add_argument("--model", default=None, help="local checkpoint dir or hub id (default: the shipped TinyOLMoE)")
+    p.add_argument("--quantization", default=None, choices=["nf4", "fp4", "int8"], help="quantize the base model")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default localhost only; 0.0.0.0 to expose)")
+    p.add_argument("--port", type=int, default=7860)
+    d = AppLimits()
+    p.add_argument("--train-slots", type=int, default=d.train_slots, help="training runs at once; the others wait in line")
+    p.add_argument("--model-concurrency", type=int, default=1, help="reading views of the served model at once")
+    for name in ("max_rank", "max_experts", "max_top_k", "max_steps", "max_prompt_chars", "max_prompt_tokens", "max_answer_chars", "max_sessions"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name), help=f"limit (default {getattr(d, name)})")
+    p.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb, help=f"uploaded file size limit (default {d.max_upload_mb:g})")
+    p.add_argument("--lr-range", type=float, nargs=2, default=d.lr_range, metavar=("LOW", "HIGH"), help="learning rates accepted")
+    p.add_argument("--idle-minutes", type=float, default=d.idle_s / 60, help="free a session unused this long")
+    return p
+
+def limits_from(a:argparse.Namespace) -> AppLimits:
+    "The AppLimits that parsed options ask for."
+    names = ("train_slots", "max_rank", "max_experts", "max_top_k", "max_steps", "max_prompt_chars", "max_prompt_tokens",
+             "max_answer_chars", "max_sessions", "max_upload_mb")
+    return AppLimits(**{n: getattr(a, n) for n in names}, lr_range=tuple(a.lr_range), idle_s=a.idle_minutes * 60)
+
+def main(argv:list[str]|None=None) -> int:
+    "`perft-viz app` / `python app.py`: parse the options and serve."
+    a = app_parser().parse_args(argv)
+    launch(a.model, quantization=a.quantization, host=a.host, port=a.port, limits=limits_from(a), model_concurrency=a.model_concurrency)
+    return 0

@@ -270,9 +270,13 @@ def main(argv:list[str]|None=None) -> int:
     if argv[:1] == ["pretrain"]:
         from perft_viz.tiny import pretrain_main
         pretrain_main(argv[1:]); return 0
+    if argv[:1] == ["app"]:
+        from perft_viz.app import main as app_main   # gradio is imported only for the app
+        return app_main(argv[1:])
     p = argparse.ArgumentParser(prog="perft-viz", description="Train and evaluate routed adapters (PERFT) on OLMoE models.")
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{pretrain,train,eval,results}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{pretrain,train,eval,results,app}")
     sub.add_parser("pretrain", help="pretrain TinyOLMoE (see perft-viz pretrain --help)")
+    sub.add_parser("app", help="serve the browser app (see perft-viz app --help)")
     _train_parser(sub); _eval_parser(sub); _results_parser(sub)
     a = p.parse_args(argv)
     try: return a.func(a)

@@ -4,7 +4,8 @@
 
 # %% ../nbs/16_live.ipynb #f1d54804
 from __future__ import annotations
-import copy, queue, tempfile, threading
+import copy, logging, math, queue, shutil, tempfile, threading
+from contextlib import contextmanager, nullcontext
 from typing import NamedTuple
 import torch
 from fastcore.basics import patch
@@ -12,26 +13,73 @@ from .core import PerftVizError, check
 from .model import LoadedModel
 from .tasks import SUITE, SYNTHETIC_TASKS, make_suite, format_prompt
 from .adapters import adapter_config, adapter_label, wrap_model, kind_knobs
-from .callbacks import QueueCallback
-from .train import train_adapter
+from .callbacks import QueueCallback, MetricsCallback
+from .train import train_adapter, NonFiniteLoss
 
 # %% auto #0
-__all__ = ['LiveState', 'LiveRun']
+__all__ = ['log', 'TrainSlots', 'Diverged', 'DivergenceCallback', 'LiveState', 'LiveRun']
+
+# %% ../nbs/16_live.ipynb #a1f0c3d3
+class TrainSlots:
+    "At most `n` training runs at once; the others wait in line (first come, first served)."
+    def __init__(self, n:int=1):   # how many runs train at the same time
+        check(int(n) >= 1, f"train slots={n} is too few.", "Use at least 1 training slot.")
+        self.n, self.cond, self.busy, self.line = int(n), threading.Condition(), 0, []
+
+    def position(self, ticket) -> int:
+        "1 = next in line, 2 = second, ...; 0 = not waiting (training or not queued)."
+        with self.cond: return self.line.index(ticket) + 1 if ticket in self.line else 0
+
+    @contextmanager
+    def hold(self, ticket, stop:threading.Event):
+        "Wait for a slot (yields True), or leave the line when `stop` is set (yields False)."
+        with self.cond:
+            self.line.append(ticket)
+            while not stop.is_set() and not (self.busy < self.n and self.line[0] is ticket): self.cond.wait(0.2)
+            self.line.remove(ticket)
+            got = not stop.is_set()
+            if got: self.busy += 1
+            self.cond.notify_all()
+        try: yield got
+        finally:
+            if got:
+                with self.cond: self.busy -= 1; self.cond.notify_all()
+
+# %% ../nbs/16_live.ipynb #a1f0c3d6
+class Diverged(PerftVizError): "The training loss became NaN/inf or exploded."
+
+class DivergenceCallback(MetricsCallback):
+    "Raise `Diverged` when the loss or gradient norm is not finite, the loss exceeds `factor` x the first, or a weight exceeds `max_weight`."
+    def __init__(self, factor:float=5.0, max_weight:float=1e4): self.factor, self.max_weight, self.first = factor, max_weight, None
+    def on_metrics(self, record):
+        loss, gn = float(record.get("loss", float("nan"))), float(record.get("grad_norm", 0.0))
+        if self.first is None and math.isfinite(loss): self.first = loss
+        if not (math.isfinite(loss) and math.isfinite(gn)) or loss > self.factor * max(self.first, 1e-3):
+            raise Diverged(f"Training diverged at step {record.get('step')}: the loss became {loss:.4g}"
+                           + (f" (it started at {self.first:.4g})." if self.first is not None else "."))
+    def on_step_end(self, args, state, control, model=None, **kw):
+        w = max((p.detach().abs().max().item() for p in model.parameters() if p.requires_grad), default=0.0) if model is not None else 0.0
+        if not math.isfinite(w) or w > self.max_weight:
+            raise Diverged(f"Training diverged at step {state.global_step}: an adapter weight reached {w:.3g}.")
 
 # %% ../nbs/16_live.ipynb #4a0bf58e
+log = logging.getLogger("perft_viz.live")
+
 class LiveState(NamedTuple):
     records: list        # every metric record so far (dicts from perft_viz.train)
     status: str          # one line for the user
-    running: bool
+    running: bool        # training or waiting for a slot
     label: str           # the adapter's name, e.g. "PERFT-R Top2/8"
 
 class LiveRun:
-    "One background adapter-training run on a copy of the served model."
-    def __init__(self, loaded:LoadedModel, template:str="short"):
-        self.loaded, self.template = loaded, template
-        self.lock, self.thread, self.stop_event = threading.Lock(), None, threading.Event()
+    "One owner's background adapter-training runs on copies of the served model; `model` is the last good adapter."
+    def __init__(self, loaded:LoadedModel, template:str="short",
+                 slots:TrainSlots|None=None,     # shared by every owner of one server; None = train at once
+                 copy_lock=None):                # held while copying the served model (readers may hold it too)
+        self.loaded, self.template, self.slots, self.copy_lock = loaded, template, slots, copy_lock or nullcontext()
+        self.lock, self.thread, self.stop_event, self.ticket = threading.Lock(), None, threading.Event(), None
         self.q, self.records, self.model, self.label, self.error, self.result = queue.Queue(), [], None, "", None, None
-        self.tasks, self.status = SUITE, "No run yet."
+        self.tasks, self.status, self.run_label = SUITE, "No run yet.", ""
 
     @property
     def running(self): return self.thread is not None and self.thread.is_alive()
@@ -44,34 +92,52 @@ class LiveRun:
             if self.running: raise PerftVizError("A training run is already in progress. Stop it first, or wait for it to finish.")
             tasks = tuple(tasks) or SUITE
             check(all(t in SYNTHETIC_TASKS for t in tasks), f"tasks={tasks} has an unknown task.", f"Choose from {tuple(SYNTHETIC_TASKS)}.")
-            check(1 <= int(steps) <= 2000, f"steps={steps} is out of range.", "Use 1..2000 steps.")
+            check(int(steps) >= 1, f"steps={steps} is out of range.", "Use 1 step or more (the app has its own limit).")
             knobs = kind_knobs(variant, experts=int(experts) if experts else None, top_k=int(top_k) if top_k else None)
             cfg = adapter_config(variant, rank=int(rank), **knobs)   # the knobs this kind takes (the app's form shows all)
-            model = wrap_model(copy.deepcopy(self.loaded.model), cfg)   # raises a PerftVizError for bad shapes
-            data = make_suite(max(32, int(steps) * int(batch_size) // len(tasks)), seed=seed, tasks=tasks)
-            self.q, self.records, self.model, self.error, self.result = queue.Queue(), [], model, None, None
-            self.label, self.tasks, self.stop_event = adapter_label(cfg), tasks, threading.Event()
-            out = tempfile.mkdtemp(prefix="perft-viz-live-")
+            with self.copy_lock: base = copy.deepcopy(self.loaded.model)
+            model = wrap_model(base, cfg)   # raises a PerftVizError for bad shapes
+            n = min(max(32, int(steps) * int(batch_size) // len(tasks)), 4096)   # a long run repeats examples, not 1e6 of them in memory
+            data = make_suite(n, seed=seed, tasks=tasks)
+            self.q, self.records, self.error, self.result = queue.Queue(), [], None, None
+            self.run_label, self.tasks, self.stop_event, self.ticket = adapter_label(cfg), tasks, threading.Event(), object()
+            stop, ticket = self.stop_event, self.ticket
             def work():
+                out = tempfile.mkdtemp(prefix="perft-viz-live-")
                 try:
-                    self.result = train_adapter(model, self.loaded.tokenizer, data, callbacks=[QueueCallback(self.q)],
-                                                stop=self.stop_event, output_dir=out, max_steps=int(steps), lr=float(lr), warmup_steps=min(10, int(steps) // 10),
-                                                train_on_inputs=False,   # loss on the answer only: the prompts are 10x longer
-                                                batch_size=int(batch_size), template=self.template, progress=False, seed=seed,
-                                                save_total_limit=1)
-                except Exception as e: self.error = e
+                    with (self.slots.hold(ticket, stop) if self.slots else nullcontext(True)) as got:
+                        if not got: self.result = "left the line"; return
+                        self.result = train_adapter(model, self.loaded.tokenizer, data, callbacks=[QueueCallback(self.q), DivergenceCallback()],
+                                                    stop=stop, output_dir=out, max_steps=int(steps), lr=float(lr), warmup_steps=min(10, int(steps) // 10),
+                                                    train_on_inputs=False,   # loss on the answer only: the prompts are 10x longer
+                                                    batch_size=int(batch_size), template=self.template, progress=False, seed=seed,
+                                                    save_total_limit=1)
+                    self.model, self.label = model, self.run_label   # only a run that ended well replaces the adapter
+                except Exception as e:
+                    if not isinstance(e, PerftVizError): log.exception("training run failed")
+                    self.error = e
+                finally: shutil.rmtree(out, ignore_errors=True)   # checkpoints of a live run are not kept
             self.thread = threading.Thread(target=work, daemon=True, name="perft-viz-live")
-            self.status = f"Training {self.label} for {steps} steps on {', '.join(tasks)}..."
+            self.status = f"Training {self.run_label} for {steps} steps on {', '.join(tasks)}..."
             self.thread.start()
             return self.status
-
 
 # %% ../nbs/16_live.ipynb #d3e4f5a6
 @patch
 def stop(self:LiveRun) -> str:
-    "Ask the run to stop after the current step."
+    "Ask the run to stop after the current step (or to leave the line)."
     if not self.running: return "No run in progress."
     self.stop_event.set(); return "Stopping after the current step..."
+
+@patch
+def waiting(self:LiveRun) -> int:
+    "Place in the line for a training slot (0 = not waiting)."
+    return self.slots.position(self.ticket) if self.slots is not None and self.ticket is not None and self.running else 0
+
+@patch
+def adopt(self:LiveRun, model, label:str):
+    "Serve `model` (e.g. an uploaded adapter) as this owner's adapter."
+    self.model, self.label = model, label
 
 @patch
 def poll(self:LiveRun) -> LiveState:
@@ -80,15 +146,21 @@ def poll(self:LiveRun) -> LiveState:
         try: r = self.q.get_nowait()
         except queue.Empty: break
         if "event" not in r: self.records.append(r)
-    if self.error is not None:
-        msg = str(self.error) if isinstance(self.error, PerftVizError) else f"{type(self.error).__name__}: {self.error}"
-        self.status = f"Training stopped: {msg}"
+    kept = " Your previous adapter is kept." if self.model is not None else ""
+    if (pos := self.waiting()):
+        self.status = (f"Waiting for a training slot: number {pos} in line "
+                       f"({self.slots.n} run{'s' * (self.slots.n > 1)} train at once on this server). Stop leaves the line.")
+    elif isinstance(self.error, (Diverged, NonFiniteLoss)):
+        self.status = f"Diverged: {str(self.error).split(' Training stopped')[0]} Try a smaller learning rate.{kept}"
+    elif isinstance(self.error, PerftVizError): self.status = f"Training stopped: {self.error}{kept}"
+    elif self.error is not None: self.status = f"Training failed ({type(self.error).__name__}); the server is still running.{kept}"
+    elif self.result == "left the line": self.status = "Left the line before training started."
     elif self.records:
         r = self.records[-1]
         done = "" if self.running else (" - done" if self.result is None or self.result.stopped == "completed" else f" - stopped ({self.result.stopped})")
-        self.status = (f"{self.label}: step {r['step']}/{r['max_steps']}, loss {r['loss']:.3f}, "
+        self.status = (f"{self.run_label}: step {r['step']}/{r['max_steps']}, loss {r['loss']:.3f}, "
                        f"CE {r.get('ce', float('nan')):.3f}, {r.get('tokens_per_s', 0):.0f} tokens/s{done}")
-    return LiveState(list(self.records), self.status, self.running, self.label)
+    return LiveState(list(self.records), self.status, self.running, self.run_label)
 
 @patch
 def wait(self:LiveRun, timeout:float=600) -> LiveState:
@@ -98,11 +170,10 @@ def wait(self:LiveRun, timeout:float=600) -> LiveState:
 
 @patch
 def trained(self:LiveRun):
-    "The trained peft model; a clear message when none has been trained yet or it is still training."
-    check(self.model is not None, "No adapter has been trained yet.", "Start a run in the Train tab first.")
-    check(not self.running, "The adapter is still training.", "Wait for the run to finish, or stop it.")
+    "The last good trained (or adopted) peft model; a clear message when there is none yet."
+    check(self.model is not None, "No adapter has been trained yet.",
+          "Wait for the run to finish." if self.running else "Start a run in the Train tab first, or upload an adapter.")
     return self.model
-
 
 # %% ../nbs/16_live.ipynb #d3e4f5a7
 @patch

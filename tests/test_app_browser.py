@@ -9,12 +9,18 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync"]
 
 
+def open_app(pg, url):
+    "Load the app and wait for it to render (the page keeps a heartbeat stream open, so the network is never idle)."
+    pg.goto(url, wait_until="load")
+    pg.wait_for_selector("#route-btn", timeout=60_000)
+
+
 @pytest.fixture(scope="module")
 def page(app_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         pg = browser.new_page(viewport={"width": 1280, "height": 1400})
-        pg.goto(app_url, wait_until="networkidle")
+        open_app(pg, app_url)
         yield pg
         browser.close()
 
@@ -87,3 +93,33 @@ def test_live_training_streams_and_adapter_routes(page):
     page.wait_for_function("() => document.querySelector('#answer-status').innerText.includes('on operator')", timeout=60_000)
     assert "Cannot do that" not in page.locator("#answer-status").inner_text()
     page.screenshot(path=str(ROOT / "assets" / "screenshot-adapter.png"), full_page=True)
+
+
+def test_two_sessions_each_see_only_their_own_adapter(page, app_url):
+    "Two more pages (two sessions) train adapters of different sizes; each page's Adapter tab shows its own."
+    browser = page.context.browser
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 1400}) for _ in range(2)]
+    pages = [c.new_page() for c in contexts]
+    for pg, m in zip(pages, ("4", "8")):
+        open_app(pg, app_url)
+        pg.get_by_role("tab", name="Train").click()
+        pg.locator("#experts input").fill(m)
+        pg.locator("#steps input").fill("4")
+    for pg in pages: pg.locator("#train-btn").click()
+    for pg in pages:
+        pg.wait_for_function("() => document.querySelector('#train-status').innerText.includes('step 4/4')", timeout=240_000)
+    statuses = []
+    for pg in pages:
+        pg.get_by_role("tab", name="Adapter").click()
+        pg.locator("#adapter-btn").click()
+        pg.wait_for_function("() => document.querySelector('#a-status').innerText.includes('routed')", timeout=60_000)
+        statuses.append(pg.locator("#a-status").inner_text())
+    assert statuses[0].startswith("PERFT-R Top2/4 of session ") and statuses[1].startswith("PERFT-R Top2/8 of session "), statuses
+    tags = [s.split("of session ")[1].split(":")[0] for s in statuses]
+    assert tags[0] != tags[1]
+    # a page's export holds its own view's figures and data
+    pages[0].locator("#export-adapter-btn").click()
+    pages[0].wait_for_function("() => document.querySelector('#export-adapter').innerText.includes('.json')", timeout=60_000)
+    names = pages[0].locator("#export-adapter").inner_text().replace("\n.", ".")   # the list breaks a name before its suffix
+    assert all(n in names for n in ("adapter-peft_routing.html", "adapter-norms.html", "adapter.csv", "adapter.json")), names
+    for c in contexts: c.close()

@@ -44,7 +44,7 @@ def _safely(fn, n_outputs:int, store:SessionStore|None=None):
 class RoutingView:
     loaded: LoadedModel
     limits: AppLimits = field(default_factory=AppLimits)
-    lock: Any = field(default_factory=threading.Lock)   # reads of the served model; training copies it under the same lock
+    lock: Any = field(default_factory=threading.Lock)   # held while a run or an upload copies the served model
 
     @property
     def n_layers(self): return self.loaded.model.config.num_hidden_layers
@@ -52,7 +52,7 @@ class RoutingView:
     def capture(self, prompt:str):
         "(PromptCapture, tag, notices) of `prompt`, cut to the limits."
         cut, notice = cut_prompt(self.limits, prompt)
-        with self.lock: pc = capture_prompt(self.loaded.model, self.loaded.tokenizer, cut, self.limits.max_prompt_tokens)
+        pc = capture_prompt(self.loaded.model, self.loaded.tokenizer, cut, self.limits.max_prompt_tokens)   # re-entrant: its own records
         return pc, text_tag(prompt), " ".join(n for n in (notice, pc.notice) if n)
 
     def route(self, prompt:str, layer:int, session:AppSession|None=None):

@@ -6,7 +6,8 @@ from conftest import ROOT, ARTIFACTS, PROCESS_ENV, start_app, n_routed
 from perft_viz.app_session import text_tag, save_adapter
 
 LIMITS = ["--max-prompt-chars", "300", "--max-prompt-tokens", "40", "--max-answer-chars", "50", "--max-upload-mb", "1",
-          "--max-rank", "16", "--max-experts", "8", "--max-top-k", "4", "--max-steps", "100000", "--train-slots", "1"]
+          "--max-rank", "16", "--max-experts", "8", "--max-top-k", "4", "--max-steps", "100000", "--train-slots", "1",
+          "--model-concurrency", "4"]   # reads of the served model really run at once (capture is re-entrant)
 SAME_COUNT = ["abcdefgh", "hgfedcba", "aaaabbbb", "12+7=19."]      # equal token counts (the toy tokenizer: one per character)
 OTHER = ["abc", "hello world", "reverse abc -> cba", "xy"]
 PROMPTS = SAME_COUNT + OTHER

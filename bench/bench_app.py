@@ -88,7 +88,7 @@ def main():
         print(f"| {r['model_concurrency']} | {r['clients']} | {r['calls']} | {r['server_p50_ms']:.0f} | {r['server_p90_ms']:.0f} | "
               f"{r['client_p50_ms']:.0f} | {r['client_p90_ms']:.0f} |")
     OUT.mkdir(exist_ok=True)
-    meta = dict(model=loaded.source.rsplit("/", 1)[-1], prompt_tokens=64, torch_threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(),
+    meta = dict(model=loaded.source.rsplit("/", 1)[-1], prompt_tokens=64, torch_threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(), load_average=os.getloadavg()[0],
                 when=time.strftime("%Y-%m-%d %H:%M"))
     (OUT / "bench_app.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
 

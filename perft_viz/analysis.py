@@ -13,7 +13,8 @@ from .capture import capture_routing
 # %% auto #0
 __all__ = ['topk_onehot', 'ExpertLoad', 'expert_load', 'DomainSpec', 'domain_specialisation', 'VocabSpec', 'vocab_specialisation',
            'top_tokens', 'CoActivation', 'coactivation', 'Saturation', 'router_saturation', 'TextRouting',
-           'routing_on_texts']
+           'routing_on_texts', 'random_init_like', 'router_confidence', 'domain_spread', 'same_word_shuffle',
+           'experts_zeroed', 'ablation_ratio']
 
 # %% ../nbs/06_analysis.ipynb #a504ce5e
 def _masked(mask:Tensor|None, *ts:Tensor) -> tuple:
@@ -198,3 +199,69 @@ def routing_on_texts(model, tokenizer, texts:Sequence[str],
                       torch.arange(T).expand(B, T).reshape(-1)[m]))
     cat = lambda i, dim: torch.cat([p[i] for p in parts], dim)
     return TextRouting(cat(0, 1), cat(1, 1), cat(2, 0), cat(3, 0), cat(4, 0), cat(5, 0), cat(6, 0))
+
+# %% ../nbs/06_analysis.ipynb #c7a1e002
+from contextlib import contextmanager
+from .core import set_seed
+from .model import moe_blocks
+
+def random_init_like(model, seed:int=0):
+    "A model of the same class and config with fresh random weights (eval mode): the chance baseline of every measure."
+    set_seed(seed)
+    return type(model)(model.config).eval()
+
+def router_confidence(router_probs:Tensor, # [layers, tokens, E]
+                      k:int, # experts kept per token
+                      mask:Tensor|None=None, # [tokens], False = ignore
+                     ) -> Tensor:
+    "Mean probability mass on each token's top-k experts, per layer: `[layers]`."
+    (router_probs,) = _masked(mask, router_probs)
+    return router_probs.float().topk(k, dim=-1).values.sum(-1).mean(-1)
+
+def domain_spread(spec:Tensor, # [layers, domains, E] Spec(e, D)
+                 ) -> Tensor:
+    "Mean distance of each domain's row of `Spec` from the average row, per layer: `[layers]` (0 = no domain differs)."
+    return (spec - spec.mean(1, keepdim=True)).abs().mean((1, 2))
+
+# %% ../nbs/06_analysis.ipynb #c7a1e006
+def same_word_shuffle(labels:Sequence, # [tokens] domain of each token
+                      token_ids:Tensor, # [tokens] the token ids the labels belong to
+                      seed:int=0) -> list:
+    "`labels` permuted at random among the tokens of each token id (the same-word control)."
+    check(len(labels) == len(token_ids), f"{len(labels)} labels for {len(token_ids)} tokens.", "Pass one label per token.")
+    g, out = torch.Generator().manual_seed(seed), list(labels)
+    order = torch.argsort(token_ids, stable=True)                        # tokens grouped by id
+    ids = token_ids[order]
+    starts = torch.cat([torch.tensor([0]), (ids[1:] != ids[:-1]).nonzero().flatten() + 1, torch.tensor([len(ids)])])
+    for s, e in zip(starts[:-1].tolist(), starts[1:].tolist()):
+        grp = order[s:e]
+        for i, j in zip(grp.tolist(), grp[torch.randperm(e - s, generator=g)].tolist()): out[i] = labels[j]
+    return out
+
+# %% ../nbs/06_analysis.ipynb #c7a1e009
+@contextmanager
+def experts_zeroed(model, experts:Tensor|Sequence, # [layers, n] expert ids to zero in each layer
+                  ):
+    "Within the block, the given experts of each layer output zero (their `down_proj` is zeroed, then restored)."
+    blocks = moe_blocks(model)
+    check(len(experts) == len(blocks), f"{len(experts)} rows of experts for {len(blocks)} MoE layers.", "Pass one row of expert ids per layer.")
+    saved = []
+    try:
+        with torch.no_grad():
+            for b, ex in zip(blocks, experts):
+                w = getattr(b, "base_layer", b).experts.down_proj   # [E, D, I]
+                idx = torch.as_tensor(ex, dtype=torch.long)
+                saved.append((w, idx, w[idx].clone())); w[idx] = 0
+        yield model
+    finally:
+        with torch.no_grad():
+            for w, idx, old in saved: w[idx] = old
+
+def ablation_ratio(rise:Tensor, # [domains ablated, domains measured] loss rise (nats) when a domain's experts are zeroed
+                   floor:float=0.01, # rises this small (nats) count as noise
+                  ) -> Tensor:
+    "Per domain: (its own rise + floor) / (mean rise of the other domains + floor), `[domains]`."
+    n = rise.shape[0]
+    own = rise.diagonal()
+    others = (rise.sum(1) - own) / (n - 1)
+    return (own.clamp_min(0) + floor) / (others.clamp_min(0) + floor)

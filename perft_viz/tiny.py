@@ -16,11 +16,13 @@ import transformers
 from .core import IN_TEST, TINY_OLMOE_DIR, atomic_dir, check, set_seed
 from .model import toy_config
 from .corpus import corpus_splits
-from .analysis import domain_specialisation, expert_load, routing_on_texts
+from .analysis import (domain_specialisation, expert_load, routing_on_texts, random_init_like, router_confidence,
+                                domain_spread, same_word_shuffle, experts_zeroed, ablation_ratio)
 
 # %% auto #0
-__all__ = ['SPECIALS', 'QUICK', 'train_tokenizer', 'tiny_olmoe_config', 'pack_tokens', 'LossParts', 'tiny_loss', 'TinyQuality',
-           'unigram_counts', 'heldout_lm_loss', 'tiny_quality', 'Pretrained', 'pretrain_tiny', 'pretrain_main']
+__all__ = ['SPECIALS', 'QUICK', 'train_tokenizer', 'tiny_olmoe_config', 'pack_tokens', 'LossParts', 'tiny_loss', 'unigram_counts',
+           'heldout_lm_loss', 'DomainAblation', 'domain_ablation', 'TinyQuality', 'tiny_quality', 'QualityVsChance',
+           'quality_vs_chance', 'quality_table', 'Pretrained', 'pretrain_tiny', 'pretrain_main']
 
 # %% ../nbs/07_tiny.ipynb #d0a105b1
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")   # ids 0..3, as in `toy_config`
@@ -77,16 +79,6 @@ def tiny_loss(model, input_ids:torch.Tensor, # [batch, pos]
     return LossParts(lm + aux_coef * lb + z_coef * z, lm, lb, z)
 
 # %% ../nbs/07_tiny.ipynb #2ab4d2d2
-class TinyQuality(NamedTuple):
-    lm_loss: float          # held-out next-token cross-entropy (nats)
-    unigram_loss: float     # held-out cross-entropy of the training unigram distribution
-    loss_ratio: float       # lm_loss / unigram_loss (gate: <= max_ratio)
-    spec_max: list          # per layer: max over domains and experts of Spec(e, D)
-    spec_layers: int        # layers with spec_max >= 2k/E (gate: >= half)
-    min_load: float         # smallest f_e over layers and experts (gate: >= 0.01)
-    n_tokens: int           # held-out target tokens
-    passed: bool            # all three gates
-
 def unigram_counts(tokenizer, texts:Sequence[str]) -> torch.Tensor:
     "Counts of every target token (text tokens and `<eos>`, not `<bos>`) over `texts`: `[vocab]`."
     ids = [i for enc in tokenizer(list(texts), add_special_tokens=False).input_ids for i in enc + [tokenizer.eos_token_id]]
@@ -106,13 +98,54 @@ def heldout_lm_loss(model, tokenizer, texts:Sequence[str], batch_size:int=32) ->
         n += int((tgt != -100).sum()); targets.append(tgt[tgt != -100])
     return total / n, torch.cat(targets)
 
+# %% ../nbs/07_tiny.ipynb #d7a1e002
+class DomainAblation(NamedTuple):
+    base: torch.Tensor      # [domains] held-out loss of each domain (nats)
+    rise: torch.Tensor      # [domains ablated, domains measured] loss rise when a domain's experts are zeroed
+    ratio: torch.Tensor     # [domains] ablation_ratio: own rise vs the mean rise of the others
+    experts: torch.Tensor   # [domains, layers, n] the experts zeroed for each domain
+    domains: list           # names, in row order
+
+def domain_ablation(model, tokenizer, texts:Sequence[str], domains:Sequence[str], # one domain name per text
+                    spec:torch.Tensor, # [layers, domains, E] Spec(e, D), rows in sorted(set(domains)) order
+                    n_ablate:int=2, # experts zeroed per layer
+                    batch_size:int=32) -> DomainAblation:
+    "Zero each domain's `n_ablate` most used experts per layer and measure every domain's held-out loss rise."
+    names = sorted(set(domains))
+    by = [[t for t, d in zip(texts, domains) if d == name] for name in names]
+    loss = lambda: torch.tensor([heldout_lm_loss(model, tokenizer, ts, batch_size)[0] for ts in by])
+    base = loss()
+    experts = spec.topk(n_ablate, dim=-1).indices.transpose(0, 1)          # [domains, layers, n]
+    rows = []
+    for ex in experts:
+        with experts_zeroed(model, ex): rows.append(loss() - base)
+    rise = torch.stack(rows)                                              # [domains, domains]
+    return DomainAblation(base, rise, ablation_ratio(rise), experts, names)
+
+# %% ../nbs/07_tiny.ipynb #d7a1e003
+class TinyQuality(NamedTuple):
+    lm_loss: float          # held-out next-token cross-entropy (nats)
+    unigram_loss: float     # held-out cross-entropy of the training unigram distribution
+    loss_ratio: float       # lm_loss / unigram_loss (gate 1: <= max_ratio)
+    ablation: dict          # domain -> ablation ratio (gate 2: every one >= min_ablation)
+    ablation_rise: dict     # domain -> its own loss rise when its experts are zeroed (nats)
+    domain_loss: dict       # domain -> held-out loss (nats)
+    min_load: float         # smallest f_e over layers and experts (gate 3: >= min_share)
+    confidence: list        # per layer: mean router mass on the top-k experts
+    spec_max: list          # per layer: max over domains and experts of Spec(e, D)
+    spread: list            # per layer: domain spread of Spec with the true labels
+    spread_same_word: list  # per layer: the same with labels shuffled among tokens of the same word
+    n_tokens: int           # held-out target tokens
+    passed: bool            # all three gates
+
 def tiny_quality(model, tokenizer,
                  heldout, # Dataset (or dict) with `text` and `domain` columns
                  train_texts:Sequence[str], # texts the unigram baseline is counted on
-                 max_ratio:float=0.7, # LM-loss gate: lm_loss <= max_ratio * unigram_loss
-                 min_share:float=0.01, # dead-expert gate: every f_e >= min_share
+                 max_ratio:float=0.7, # gate 1: lm_loss <= max_ratio * unigram_loss
+                 min_ablation:float=3.0, # gate 2: every domain's ablation ratio >= min_ablation
+                 min_share:float=0.01, # gate 3: every f_e >= min_share
                  batch_size:int=32) -> TinyQuality:
-    "Held-out LM loss vs the unigram baseline, domain specialisation and expert load of `model`."
+    "Held-out LM loss vs the unigram baseline, causal domain ablation, expert load and the reported routing measures of `model`."
     model.eval()
     texts, domains = list(heldout["text"]), list(heldout["domain"])
     lm, targets = heldout_lm_loss(model, tokenizer, texts, batch_size)
@@ -121,11 +154,42 @@ def tiny_quality(model, tokenizer,
     tr = routing_on_texts(model, tokenizer, texts, batch_size=batch_size)
     keep = tr.token_ids != tokenizer.bos_token_id
     E, k = model.config.num_experts, model.config.num_experts_per_tok
-    spec = domain_specialisation(tr.topk_index, tr.labels(domains), E, mask=keep).spec.flatten(1).max(-1).values   # [layers]
-    n_spec = int((spec >= 2 * k / E).sum())
+    labels = tr.labels(domains)
+    spec = domain_specialisation(tr.topk_index, labels, E, mask=keep).spec                     # [layers, domains, E]
+    shuffled = same_word_shuffle([l for l, m in zip(labels, keep.tolist()) if m], tr.token_ids[keep])
+    spec_sw = domain_specialisation(tr.topk_index[:, keep], shuffled, E, domains=sorted(set(domains))).spec
+    abl = domain_ablation(model, tokenizer, texts, domains, spec, batch_size=batch_size)
     min_load = float(expert_load(tr.topk_index, tr.router_probs, mask=keep).f.min())
-    passed = lm <= max_ratio * unigram and n_spec >= math.ceil(len(spec) / 2) and min_load >= min_share
-    return TinyQuality(lm, unigram, lm / unigram, [round(float(s), 4) for s in spec], n_spec, min_load, len(targets), passed)
+    r4 = lambda t: [round(float(v), 4) for v in t]
+    passed = lm <= max_ratio * unigram and bool((abl.ratio >= min_ablation).all()) and min_load >= min_share
+    return TinyQuality(lm, unigram, lm / unigram, dict(zip(abl.domains, r4(abl.ratio))), dict(zip(abl.domains, r4(abl.rise.diagonal()))),
+                       dict(zip(abl.domains, r4(abl.base))), min_load, r4(router_confidence(tr.router_probs, k, keep)),
+                       r4(spec.flatten(1).max(-1).values), r4(domain_spread(spec)), r4(domain_spread(spec_sw)), len(targets), passed)
+
+# %% ../nbs/07_tiny.ipynb #d7a1e006
+class QualityVsChance(NamedTuple):
+    trained: TinyQuality
+    random_init: TinyQuality   # the same measures on a random-init model of the same shape
+
+def quality_vs_chance(model, tokenizer, heldout, train_texts:Sequence[str], seed:int=0, **kwargs) -> QualityVsChance:
+    "`tiny_quality` of `model` and of a random-init model of the same shape (`seed`), on the same documents."
+    return QualityVsChance(tiny_quality(model, tokenizer, heldout, train_texts, **kwargs),
+                           tiny_quality(random_init_like(model, seed), tokenizer, heldout, train_texts, **kwargs))
+
+def quality_table(qc:QualityVsChance) -> str:
+    "A markdown table: each measure for the trained and the random-init model, and the gate."
+    t, r = qc.trained, qc.random_init
+    f = lambda xs: ", ".join(f"{x:.2f}" for x in xs)
+    rows = [("held-out LM loss / unigram baseline (nats)", f"{t.lm_loss:.3f} / {t.unigram_loss:.3f}", f"{r.lm_loss:.3f} / {r.unigram_loss:.3f}", "ratio <= 0.7"),
+            *[(f"ablation: {d} (own rise, nats)", f"{t.ablation[d]:.1f}x ({t.ablation_rise[d]:.3f})", f"{r.ablation[d]:.1f}x ({r.ablation_rise[d]:.3f})", ">= 3x")
+              for d in t.ablation],
+            ("smallest expert load f_e (dead experts)", f"{t.min_load:.3f}", f"{r.min_load:.4f}", ">= 0.01"),
+            ("router confidence: top-k mass per layer", f(t.confidence), f(r.confidence), "reported"),
+            ("max Spec(e, D) per layer", f(t.spec_max), f(r.spec_max), "reported"),
+            ("domain spread of Spec per layer", f(t.spread), f(r.spread), "reported"),
+            ("spread, labels shuffled within each word", f(t.spread_same_word), f(r.spread_same_word), "reported"),
+            ("all gates", "passed" if t.passed else "FAILED", "passed" if r.passed else "failed", "trained only")]
+    return "\n".join(["| measure | trained | random init | gate |", "|---|---|---|---|", *[f"| {' | '.join(row)} |" for row in rows]])
 
 # %% ../nbs/07_tiny.ipynb #37ffb199
 class Pretrained(NamedTuple):
@@ -146,6 +210,7 @@ def pretrain_tiny(out_dir:str|Path, # where the checkpoint goes (replaced atomic
                   n_heldout:int=600, # held-out documents for the quality gates
                   vocab_size:int=1024, # BPE vocabulary
                   aux_coef:float=0.02, # load-balancing weight (OLMoE: 0.01 over far longer training)
+                  z_coef:float=0.001, # router z-loss weight (OLMoE: 0.001)
                   config:dict|None=None, # overrides of `tiny_olmoe_config`
                   progress:bool=True, # show a tqdm bar
                  ) -> Pretrained:
@@ -164,7 +229,7 @@ def pretrain_tiny(out_dir:str|Path, # where the checkpoint goes (replaced atomic
     model.train(); log = []
     bar = tqdm(range(steps), desc="pretrain TinyOLMoE", disable=not progress)
     for step in bar:
-        lp = tiny_loss(model, data[order[step * batch_size:(step + 1) * batch_size]], aux_coef=aux_coef)
+        lp = tiny_loss(model, data[order[step * batch_size:(step + 1) * batch_size]], aux_coef=aux_coef, z_coef=z_coef)
         lp.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
@@ -172,11 +237,11 @@ def pretrain_tiny(out_dir:str|Path, # where the checkpoint goes (replaced atomic
         if step % 10 == 0 or step == steps - 1: bar.set_postfix(lm=f"{lp.lm.item():.3f}", lb=f"{lp.lb.item():.3f}")
     model.eval()
     train_s = time.time() - t0
-    q = tiny_quality(model, tok, sp["heldout"], sp["train"]["text"])
+    qc = quality_vs_chance(model, tok, sp["heldout"], sp["train"]["text"], seed=seed)
     c = model.config
     last = torch.tensor(log[-max(1, steps // 20):]).mean(0).tolist()   # mean over the last 5% of steps
     card = dict(name="TinyOLMoE", model_class="OlmoeForCausalLM", seed=seed, steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr,
-                aux_coef=aux_coef, z_coef=0.001,
+                aux_coef=aux_coef, z_coef=z_coef,
                 tokens_seen=steps * batch_size * seq_len,
                 corpus=dict(generator="perft_viz.corpus.corpus_splits", n_train=n_train, n_heldout=n_heldout, seed=seed,
                             train_tokens=data.numel()),
@@ -185,7 +250,7 @@ def pretrain_tiny(out_dir:str|Path, # where the checkpoint goes (replaced atomic
                             num_experts_per_tok=c.num_experts_per_tok, max_position_embeddings=c.max_position_embeddings,
                             n_params=sum(p.numel() for p in model.parameters())),
                 final_train=dict(zip(["total", "lm", "lb", "z"], [round(v, 4) for v in last])),
-                quality=q._asdict(), wall_time_s=round(time.time() - t0, 1), train_time_s=round(train_s, 1),
+                quality=qc.trained._asdict(), quality_random_init=qc.random_init._asdict(), wall_time_s=round(time.time() - t0, 1), train_time_s=round(train_s, 1),
                 versions=dict(torch=torch.__version__, transformers=transformers.__version__, python=platform.python_version()),
                 threads=torch.get_num_threads())
     with atomic_dir(out_dir) as d:
@@ -210,5 +275,5 @@ def pretrain_main(argv:Sequence[str]|None=None) -> dict:
     res = pretrain_tiny(a.out, seed=a.seed, **kw)
     q = res.card["quality"]
     print(f"wrote {a.out}: held-out loss {q['lm_loss']:.3f} vs unigram {q['unigram_loss']:.3f}, "
-          f"specialised layers {q['spec_layers']}, min expert load {q['min_load']:.3f}, gates {'passed' if q['passed'] else 'FAILED'}")
+          f"ablation ratios {q['ablation']}, min expert load {q['min_load']:.3f}, gates {'passed' if q['passed'] else 'FAILED'}")
     return res.card

@@ -1,13 +1,13 @@
-"""The shipped TinyOLMoE passes its quality gates (recomputed from the weights), and `pretrain_main --quick` writes a loadable checkpoint.
+"""The shipped TinyOLMoE passes its quality gates (recomputed from the weights) and a random-init model of the same shape fails every one of them; `pretrain_main --quick` writes a loadable checkpoint.
 
-Run: .venv/bin/pytest -s tests/test_tiny_quality.py   (about a minute on 2 cores)"""
+Run: .venv/bin/pytest -s tests/test_tiny_quality.py   (about three minutes on 2 cores)"""
 import json, subprocess, sys
 import pytest, torch
 from transformers import AutoTokenizer, OlmoeForCausalLM
 from perft_viz.core import TINY_OLMOE_DIR
-from perft_viz.corpus import corpus_splits
+from perft_viz.corpus import corpus_splits, DOMAINS
 from perft_viz.model import load_model
-from perft_viz.tiny import tiny_quality
+from perft_viz.tiny import quality_vs_chance, quality_table
 
 
 @pytest.fixture(scope="module")
@@ -15,22 +15,51 @@ def card():
     return json.loads((TINY_OLMOE_DIR / "tiny_olmoe_card.json").read_text())
 
 
-def test_shipped_tiny_quality_gates(card):
+@pytest.fixture(scope="module")
+def quality(card):
     torch.set_num_threads(1)
     lm = load_model()   # the default: assets/tiny-olmoe
     c = card["corpus"]
     sp = corpus_splits(c["n_train"], c["n_heldout"], seed=c["seed"])
-    q = tiny_quality(lm.model, lm.tokenizer, sp["heldout"], sp["train"]["text"])
-    print(f"\nheld-out LM loss {q.lm_loss:.4f} vs unigram baseline {q.unigram_loss:.4f} (ratio {q.loss_ratio:.3f}); "
-          f"specialised layers {q.spec_layers}/{len(q.spec_max)} {q.spec_max}; min expert load {q.min_load:.4f}")
-    E, k = lm.model.config.num_experts, lm.model.config.num_experts_per_tok
-    assert q.lm_loss <= 0.7 * q.unigram_loss
-    assert q.spec_layers >= len(q.spec_max) / 2 and sum(s >= 2 * k / E for s in q.spec_max) == q.spec_layers
-    assert q.min_load >= 0.01
+    qc = quality_vs_chance(lm.model, lm.tokenizer, sp["heldout"], sp["train"]["text"], seed=card["seed"])
+    print("\n" + quality_table(qc))
+    return qc
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 item 2: the shipped TinyOLMoE fails the ablation gate (strings 2.9x, code 1.3x, regulatory and clinical 1.1x); "
+                   "strict, so this turns into a failure to remove once a retrained model passes")
+def test_shipped_tiny_passes_every_gate(quality):
+    q = quality.trained
+    assert q.lm_loss <= 0.7 * q.unigram_loss                            # 1. learned the language
+    assert set(q.ablation) == set(DOMAINS)
+    assert all(r >= 3 for r in q.ablation.values()), q.ablation        # 2. every domain has experts of its own, causally
+    assert all(r >= 0.05 for r in q.ablation_rise.values()), q.ablation_rise   # ... and zeroing them costs real loss
+    assert q.min_load >= 0.01                                          # 3. no dead experts
     assert q.passed
-    # the card tells the truth about the shipped weights
+
+
+def test_shipped_tiny_passes_loss_and_load_gates(quality):
+    q = quality.trained
+    assert q.lm_loss <= 0.7 * q.unigram_loss and q.min_load >= 0.01
+    assert sum(r >= 3 for r in q.ablation.values()) >= 2      # arithmetic and world have experts of their own
+
+
+def test_random_init_fails_every_gate(quality):
+    r = quality.random_init
+    assert r.lm_loss > 0.7 * r.unigram_loss
+    assert all(0.5 < v < 2 for v in r.ablation.values()), r.ablation   # about 1x: its experts hold nothing of their own
+    assert r.min_load < 0.01
+    assert not r.passed
+    # what random weights do not fake: the trained router is more confident on every layer
+    assert all(t > x for t, x in zip(quality.trained.confidence, r.confidence))
+
+
+def test_card_tells_the_truth(card, quality):
+    q, r = quality
     assert abs(q.lm_loss - card["quality"]["lm_loss"]) < 1e-3 and abs(q.unigram_loss - card["quality"]["unigram_loss"]) < 1e-3
-    assert card["quality"]["passed"]
+    assert all(abs(q.ablation[d] - card["quality"]["ablation"][d]) < 0.05 * q.ablation[d] for d in DOMAINS)
+    assert card["quality"]["passed"] == q.passed and not card["quality_random_init"]["passed"]
+    assert abs(r.lm_loss - card["quality_random_init"]["lm_loss"]) < 1e-3
 
 
 def test_shipped_tiny_size_and_format(card):
@@ -54,5 +83,6 @@ def test_pretrain_main_quick_smoke(tmp_path):
     assert ids[0, 0].item() == tok.bos_token_id
     assert model(ids).logits.shape == (1, ids.shape[1], len(tok))
     card = json.loads((out / "tiny_olmoe_card.json").read_text())
-    assert card["steps"] == 6 and set(card["quality"]) >= {"lm_loss", "unigram_loss", "spec_layers", "min_load", "passed"}
+    assert card["steps"] == 6 and set(card["quality"]) >= {"lm_loss", "unigram_loss", "ablation", "min_load", "confidence", "passed"}
+    assert set(card["quality_random_init"]) == set(card["quality"])
     assert load_model(out).model.config.num_experts == card["config"]["num_experts"]

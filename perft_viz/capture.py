@@ -14,7 +14,8 @@ from .model import moe_blocks
 
 # %% auto #0
 __all__ = ['HOOK_POINTS', 'MAX_PROMPT_TOKENS', 'RoutingCapture', 'Recording', 'watching', 'recording', 'capture_routing',
-           'PromptCapture', 'capture_prompt', 'NeuronActivations', 'expert_weights', 'neuron_activations']
+           'readable_tokens', 'PromptCapture', 'capture_prompt', 'NeuronActivations', 'expert_weights',
+           'neuron_activations']
 
 # %% ../nbs/03_capture.ipynb #c2de8fde
 HOOK_POINTS = ("hook_in", "hook_router_logits", "hook_router_probs", "hook_topk_index", "hook_topk_weight", "hook_out")
@@ -122,6 +123,15 @@ def capture_routing(model:nn.Module,
 # %% ../nbs/03_capture.ipynb #ee27ca21
 MAX_PROMPT_TOKENS = 256
 
+def readable_tokens(tokenizer, ids:list[int]) -> list[str]:
+    "One display string per token: a byte-level BPE token that holds only part of a character shows `·`, the token completing it the whole character."
+    out, start = [], 0
+    for i in range(len(ids)):
+        text = tokenizer.decode(ids[start:i + 1])
+        if text.endswith("\ufffd") and i + 1 < len(ids): out.append("·"); continue   # incomplete UTF-8: wait for the next byte
+        out.append(text); start = i + 1
+    return out
+
 class PromptCapture(NamedTuple):
     capture: RoutingCapture
     tokens: list[str]      # one display string per token
@@ -138,7 +148,7 @@ def capture_prompt(model, tokenizer, prompt:str, max_tokens:int=MAX_PROMPT_TOKEN
         notice = f"The prompt has {len(ids)} tokens; only the first {limit} are shown (the maximum here)."
         ids = ids[:limit]
     cap = capture_routing(model, torch.tensor([ids]))
-    tokens = [tokenizer.decode([i]) for i in ids]
+    tokens = readable_tokens(tokenizer, ids)
     return PromptCapture(cap, tokens, notice)
 
 # %% ../nbs/03_capture.ipynb #43c9902a

@@ -4,6 +4,7 @@
 
 # %% ../nbs/04_plots.ipynb #66d61b05
 from __future__ import annotations
+import colorsys
 import plotly.graph_objects as go
 import plotly.express as px
 from plotly.subplots import make_subplots
@@ -17,9 +18,9 @@ __all__ = ['LOSS_KEYS', 'expert_colors', 'token_labels', 'routing_heatmap', 'top
 
 # %% ../nbs/04_plots.ipynb #e95d735b
 def expert_colors(n_experts:int) -> dict[str, str]:
-    "A stable colour per expert label `E{i}` (cycled through a 26-colour palette)."
-    pal = px.colors.qualitative.Alphabet
-    return {f"E{i}": pal[i % len(pal)] for i in range(n_experts)}
+    "A stable light colour per expert label `E{i}` (hues spread by the golden angle), so dark text stays readable on every chip."
+    rgb = lambda i: colorsys.hls_to_rgb((i * 0.618034) % 1, 0.80, 0.75)   # lightness 0.8: pastel
+    return {f"E{i}": "#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in rgb(i))) for i in range(n_experts)}
 
 def token_labels(tokens:list[str], width:int=24) -> list[str]:
     "Axis labels `i: 'token'`, cut to `width` characters."
@@ -78,16 +79,16 @@ def neuron_figure(na, token_text:str="", layer:int|None=None) -> go.Figure:
 LOSS_KEYS = ("loss", "ce", "base_lb", "peft_lb", "peft_z", "peft_entropy_loss")
 
 def training_figure(records:list[dict]) -> go.Figure:
-    "Loss and each routing loss against the step (routing losses on the right axis)."
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    "Two panels against the step: the loss and its CE part; the routing losses, each on a log axis (their scales differ 10x)."
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss (total) and CE", "routing losses (log scale)"))
     steps = [r["step"] for r in records]
     for k in LOSS_KEYS:
         ys = [r.get(k) for r in records]
         if any(y is not None for y in ys):
-            fig.add_trace(go.Scatter(x=steps, y=ys, mode="lines+markers", name=k, marker=dict(size=4)),
-                          secondary_y=k not in ("loss", "ce"))
-    fig.update_layout(title="Training losses", xaxis_title="step", height=320, margin=dict(l=10, r=10, t=50, b=40))
-    fig.update_yaxes(title_text="loss / CE", secondary_y=False); fig.update_yaxes(title_text="routing losses", secondary_y=True)
+            fig.add_trace(go.Scatter(x=steps, y=ys, mode="lines+markers", name=k, marker=dict(size=4),
+                                     line=dict(dash="dot" if k == "ce" else None)), row=1, col=1 if k in ("loss", "ce") else 2)
+    fig.update_layout(title="Training losses", height=340, margin=dict(l=10, r=10, t=70, b=40))
+    fig.update_xaxes(title_text="step"); fig.update_yaxes(type="log", row=1, col=2)
     return fig
 
 def live_load_figure(records:list[dict], key:str="peft_load", title:str="PEFT router load per layer (latest step)") -> go.Figure:
@@ -118,5 +119,6 @@ def norms_figure(cap, tokens:list[str], layer:int) -> go.Figure:
     x = token_labels(tokens, 16)
     fig = go.Figure([go.Bar(x=x, y=cap[f"layers.{layer}.perft.hook_moe_out_norm"].tolist(), name="|MoE(x)|"),
                      go.Bar(x=x, y=cap[f"layers.{layer}.perft.hook_peft_out_norm"].tolist(), name="|PEFT(x)|")])
-    fig.update_layout(title=f"Output norms per token, layer {layer}", barmode="group", height=300, margin=dict(l=10, r=10, t=50, b=80))
+    fig.update_layout(title=f"Output norms per token, layer {layer} (log scale: they can differ 100x)", barmode="group", height=300,
+                      yaxis_type="log", margin=dict(l=10, r=10, t=50, b=80))
     return fig

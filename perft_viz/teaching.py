@@ -17,7 +17,9 @@ from .corpus import make_corpus, DOMAINS
 
 # %% auto #0
 __all__ = ['TokenPath', 'token_path', 'strongest_neurons', 'js_divergence', 'RoutingDiff', 'routing_diff', 'Geometry',
-           'vector_geometry']
+           'vector_geometry', 'texts_for', 'random_init_like', 'load_takeaway', 'domain_takeaway', 'vocab_takeaway',
+           'coact_takeaway', 'path_takeaway', 'diff_takeaway', 'norms_takeaway', 'geometry_takeaway', 'TextAnalyses',
+           'analyse_texts']
 
 # %% ../nbs/06a_teaching.ipynb #1e653c1b
 class TokenPath(NamedTuple):
@@ -106,3 +108,106 @@ def vector_geometry(model, layer:int, keys_per_expert:int=32, seed:int=0) -> Geo
     pts = torch.cat([proj(x) for _, x, _ in groups])
     return Geometry(pts, [g for g, x, _ in groups for _ in range(len(x))], [i for _, _, ix in groups for i in ix],
                     float((S[:2] ** 2).sum() / (S ** 2).sum()))
+
+# %% ../nbs/06a_teaching.ipynb #866478f1
+def texts_for(domains:Sequence[str]=DOMAINS, # corpus domains to draw documents from
+              own_text:str="", # the visitor's text ("" = none); becomes the domain "your text"
+              per_domain:int=6, seed:int=0) -> tuple[list[str], list[str]]:
+    "(texts, domain of each text) for the live analyses."
+    domains = [d for d in domains if d]
+    check(domains or own_text.strip(), "No domain chosen and no text given.", "Tick a domain or paste some text.")
+    ds = make_corpus(per_domain * len(domains), seed=seed, domains=tuple(domains), stream="teach") if domains else None
+    texts, labels = (list(ds["text"]), list(ds["domain"])) if ds is not None else ([], [])
+    if own_text.strip(): texts.append(own_text.strip()); labels.append("your text")
+    return texts, labels
+
+def random_init_like(model, seed:int=0):
+    "A model of the same shape (and class) with freshly initialised weights: the control for specialisation."
+    torch.manual_seed(seed)
+    m = type(model)(model.config).eval()
+    return m
+
+# %% ../nbs/06a_teaching.ipynb #a9c88314
+def _pct(x:float) -> str: return f"{100 * x:.0f}%"
+
+def load_takeaway(f:Tensor) -> str:
+    "One line on expert load `f` [layers, E]: the busiest expert against the uniform share."
+    L, E = f.shape
+    l, e = divmod(int(f.argmax()), E)
+    unused = int((f[l] == 0).sum())
+    return (f"Busiest: expert {e} at layer {l} takes {_pct(f[l, e])} of the top-k slots (uniform would be {_pct(1 / E)}); "
+            f"{unused} of {E} experts get none there.")
+
+def domain_takeaway(spec:Tensor, spec_control:Tensor, domains:list, uniform:float) -> str:
+    "One line comparing the strongest domain specialisation `Spec(e, D)` [layers, domains, E] with the random-init control's."
+    L, Dn, E = spec.shape
+    l, rest = divmod(int(spec.argmax()), Dn * E)
+    d, e = divmod(rest, E)
+    return (f"Strongest: expert {e} gets {_pct(spec[l, d, e])} of {domains[d]!r} tokens at layer {l} "
+            f"(uniform {_pct(uniform)}); the random-init model's strongest is {_pct(spec_control.max())}.")
+
+def vocab_takeaway(per_layer:Tensor, per_layer_control:Tensor) -> str:
+    "One line on vocabulary specialisation: mean `Spec(x)` per layer, trained vs random init."
+    l = int(per_layer.argmax())
+    return (f"A token id goes to its usual expert {_pct(per_layer[l])} of the time at layer {l} (most of any layer); "
+            f"random init: {_pct(per_layer_control[l])} there.")
+
+def coact_takeaway(coact:Tensor, k:int) -> str:
+    "One line on the strongest off-diagonal co-activation `CoAct(a, b)` [layers, E, E]."
+    L, E, _ = coact.shape
+    off = coact * (1 - torch.eye(E))
+    l, rest = divmod(int(off.argmax()), E * E)
+    a, b = divmod(rest, E)
+    return (f"Strongest pair: when expert {a} is chosen at layer {l}, expert {b} is chosen too {_pct(off[l, a, b])} of the time "
+            f"(independent choice: about {_pct((k - 1) / (E - 1))}).")
+
+# %% ../nbs/06a_teaching.ipynb #c31e8c6c
+def path_takeaway(tp:TokenPath, label:str) -> str:
+    "One line on a token's path: its top-1 expert per layer and where its router was most sure."
+    tops = ", ".join(f"L{l}: E{int(e)}" for l, e in enumerate(tp.experts[:, 0]))
+    best = tp.probs.max(-1).values                                           # [layers]
+    l = int(best.argmax())
+    return f"Token {tp.token} {label!r} goes to {tops}; its router is surest at layer {l} (p={float(best[l]):.2f})."
+
+def diff_takeaway(diff:RoutingDiff, tokens:list[str]) -> str:
+    "One line on base vs adapted routing: the layer that moved most and how many tokens changed their best expert there."
+    l = int(diff.js.argmax())
+    n = int(diff.top1_changed[l].sum())
+    return (f"Routing moved most at layer {l} (mean JS divergence {float(diff.js[l]):.3f} bits); there {n} of {len(tokens)} "
+            f"tokens changed their top-1 expert.")
+
+def norms_takeaway(moe:Tensor, peft:Tensor, layer:int) -> str:
+    "One line on the adapter's output norm [tokens] next to the MoE's [tokens] at `layer`."
+    ratio = float((peft / moe.clamp_min(1e-12)).median())
+    return f"At layer {layer} the adapter's output is {ratio:.2g}x the MoE output's norm (median over tokens)."
+
+def geometry_takeaway(g:Geometry) -> str:
+    "One line on the geometry: how many router rows lie nearest their own expert's keys in the plane."
+    keys = [i for i, k in enumerate(g.group) if k == "expert key"]
+    E = max(g.index[i] for i in keys) + 1
+    centres = torch.stack([g.points[[i for i in keys if g.index[i] == e]].mean(0) for e in range(E)])   # [E, 2]
+    rows = [i for i, k in enumerate(g.group) if k == "router row"]
+    own = sum(int(torch.cdist(g.points[i][None], centres).argmin()) == g.index[i] for i in rows)
+    return (f"{own} of {len(rows)} router rows lie nearest their own expert's keys in this plane "
+            f"(which keeps {_pct(g.explained)} of the keys' variance).")
+
+# %% ../nbs/06a_teaching.ipynb #7ed3e943
+class TextAnalyses(NamedTuple):
+    load: Tensor          # [layers, E] expert load f of the model
+    spec: object          # DomainSpec of the model
+    spec_control: object  # DomainSpec of the random-init control
+    vocab: object         # VocabSpec (input tokens) of the model
+    vocab_control: object # VocabSpec of the control
+    coact: Tensor         # [layers, E, E]
+    k: int                # top-k of the base routers
+    n_tokens: int
+
+def analyse_texts(model, control, tokenizer, texts:list[str], labels:list[str], max_length:int=128) -> TextAnalyses:
+    "Route `texts` through `model` and its `control`; the OLMoE paper's analyses of both."
+    E, k = model.config.num_experts, model.config.num_experts_per_tok
+    doms = sorted(set(labels), key=lambda d: (DOMAINS.index(d) if d in DOMAINS else len(DOMAINS), d))   # corpus order, then the rest
+    tr, tc = (routing_on_texts(m, tokenizer, texts, max_length=max_length) for m in (model, control))
+    spec = lambda t: domain_specialisation(t.topk_index, t.labels(labels), E, domains=doms)
+    vocab = lambda t: vocab_specialisation(t.topk_index, t.token_ids, E)
+    return TextAnalyses(expert_load(tr.topk_index, tr.router_probs).f, spec(tr), spec(tc), vocab(tr), vocab(tc),
+                        coactivation(tr.topk_index, E).coact, k, int(tr.topk_index.shape[1]))

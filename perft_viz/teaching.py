@@ -138,27 +138,34 @@ def load_takeaway(f:Tensor) -> str:
     return (f"Busiest: expert {e} at layer {l} takes {_pct(f[l, e])} of the top-k slots (uniform would be {_pct(1 / E)}); "
             f"{unused} of {E} experts get none there.")
 
-def domain_takeaway(spec:Tensor, spec_control:Tensor, domains:list, uniform:float) -> str:
-    "One line comparing the strongest domain specialisation `Spec(e, D)` [layers, domains, E] with the random-init control's."
+def _at(t:Tensor, layer:int|None) -> tuple[Tensor, int]:
+    "`t` restricted to one layer (kept as a 1-layer stack) and the offset to add to layer indices."
+    return (t, 0) if layer is None else (t[layer:layer + 1], layer)
+
+def domain_takeaway(spec:Tensor, spec_control:Tensor, domains:list, uniform:float, layer:int|None=None) -> str:
+    "One line comparing the strongest domain specialisation `Spec(e, D)` [layers, domains, E] with the random-init control's (at `layer`, or over all)."
+    (spec, off), (spec_control, _) = _at(spec, layer), _at(spec_control, layer)
     L, Dn, E = spec.shape
     l, rest = divmod(int(spec.argmax()), Dn * E)
     d, e = divmod(rest, E)
-    return (f"Strongest: expert {e} gets {_pct(spec[l, d, e])} of {domains[d]!r} tokens at layer {l} "
-            f"(uniform {_pct(uniform)}); the random-init model's strongest is {_pct(spec_control.max())}.")
+    return (f"Strongest: expert {e} gets {_pct(spec[l, d, e])} of {domains[d]!r} tokens at layer {l + off} "
+            f"(uniform {_pct(uniform)}); the random-init model's strongest there is {_pct(spec_control.max())}.")
 
-def vocab_takeaway(per_layer:Tensor, per_layer_control:Tensor) -> str:
-    "One line on vocabulary specialisation: mean `Spec(x)` per layer, trained vs random init."
-    l = int(per_layer.argmax())
-    return (f"A token id goes to its usual expert {_pct(per_layer[l])} of the time at layer {l} (most of any layer); "
+def vocab_takeaway(per_layer:Tensor, per_layer_control:Tensor, layer:int|None=None) -> str:
+    "One line on vocabulary specialisation: mean `Spec(x)` per layer (at `layer`, or the highest), trained vs random init."
+    l = int(per_layer.argmax()) if layer is None else layer
+    where = "(most of any layer)" if layer is None else f"(layers range {_pct(per_layer.min())}..{_pct(per_layer.max())})"
+    return (f"A token id goes to its usual expert {_pct(per_layer[l])} of the time at layer {l} {where}; "
             f"random init: {_pct(per_layer_control[l])} there.")
 
-def coact_takeaway(coact:Tensor, k:int) -> str:
-    "One line on the strongest off-diagonal co-activation `CoAct(a, b)` [layers, E, E]."
+def coact_takeaway(coact:Tensor, k:int, layer:int|None=None) -> str:
+    "One line on the strongest off-diagonal co-activation `CoAct(a, b)` [layers, E, E] (at `layer`, or over all)."
+    coact, off_l = _at(coact, layer)
     L, E, _ = coact.shape
     off = coact * (1 - torch.eye(E))
     l, rest = divmod(int(off.argmax()), E * E)
     a, b = divmod(rest, E)
-    return (f"Strongest pair: when expert {a} is chosen at layer {l}, expert {b} is chosen too {_pct(off[l, a, b])} of the time "
+    return (f"Strongest pair: when expert {a} is chosen at layer {l + off_l}, expert {b} is chosen too {_pct(off[l, a, b])} of the time "
             f"(independent choice: about {_pct((k - 1) / (E - 1))}).")
 
 # %% ../nbs/06a_teaching.ipynb #c31e8c6c

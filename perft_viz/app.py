@@ -18,6 +18,8 @@ from .plots import (routing_heatmap, top1_highlights, expert_colors, load_heatma
 from .adapters import ADAPTER_KINDS, kinds_taking
 from .live import LiveRun
 from .tasks import SUITE, SYNTHETIC_TASKS, format_prompt
+from .app_views import (INTRO, GLOSSARY, TeachView, as_layer, clicked_token, adapter_model, compare_tab, analyses_tab,
+                                 geometry_tab, train_guide)
 from .app_session import (AppLimits, AppSession, SessionStore, Shown, check_train, cut_prompt, check_answer_input, text_tag,
                                    save_adapter, load_upload, export_view)
 
@@ -58,7 +60,7 @@ class RoutingView:
     def route(self, prompt:str, layer:int, session:AppSession|None=None):
         "Prompt + layer -> (heatmap, per-token top-1 highlights, load figure, status)."
         pc, tag, notice = self.capture(prompt)
-        layer = int(layer)   # routing_heatmap checks its range
+        layer = as_layer(layer, self.n_layers)
         status = f"Routed {len(pc.tokens)} tokens through {self.n_layers} layers (prompt {tag}). {notice}".strip()
         heat, top1 = routing_heatmap(pc.capture, pc.tokens, layer), top1_highlights(pc.capture, pc.tokens, layer)
         load = load_heatmap(expert_load(pc.capture.topk_index, pc.capture.router_probs, pc.capture.token_mask).f)
@@ -148,26 +150,37 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
     E, lim = view.loaded.model.config.num_experts, view.limits
     on_model = dict(concurrency_id="model", concurrency_limit=model_concurrency)
     on_adapter = dict(concurrency_id="adapter", concurrency_limit=model_concurrency)
+    teach = TeachView(view.loaded)
+    handler = lambda fn, n: _safely(fn, n, store)     # the teaching views' handlers get the visitor's session too
+    adapter_of = lambda session: adapter_model(session.run) if session is not None else None
     with gr.Blocks(title="perft_viz", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown(f"# perft_viz: see how a mixture-of-experts routes\n"
                     f"Model: `{os.path.basename(view.loaded.source.rstrip('/'))}`: {view.n_layers} layers, {E} experts, "
                     f"top-{view.loaded.model.config.num_experts_per_tok}.")
         with gr.Tab("Routing"):
+            gr.Markdown(INTRO, elem_id="intro")
+            with gr.Accordion("Glossary", open=False): gr.Markdown(GLOSSARY, elem_id="glossary")
             with gr.Row():
-                prompt = gr.Textbox(label=f"Prompt (up to {lim.max_prompt_chars:,} characters, {lim.max_prompt_tokens} tokens)",
-                                    value=EXAMPLES[0], lines=2, scale=4, elem_id="prompt", max_length=lim.max_prompt_chars)
+                prompt = gr.Textbox(label=f"Prompt (Enter routes it; up to {lim.max_prompt_chars:,} characters, {lim.max_prompt_tokens} tokens)",
+                                    value=EXAMPLES[0], lines=1, max_lines=4, scale=4, elem_id="prompt", max_length=lim.max_prompt_chars)
                 layer = gr.Slider(0, view.n_layers - 1, value=0, step=1, label="Layer", scale=1, elem_id="layer")
             run = gr.Button("Route", variant="primary", elem_id="route-btn")
             status = gr.Markdown(elem_id="status")
-            top1 = gr.HighlightedText(label="Top-1 expert per token", color_map=expert_colors(E), elem_id="top1",
+            top1 = gr.HighlightedText(label="Top-1 expert per token (click a token to follow it)", color_map=expert_colors(E), elem_id="top1",
                                       show_legend=False)
+            with gr.Group():
+                path_md = gr.Markdown(elem_id="path-status")
+                with gr.Row():
+                    path_plot = gr.Plot(label="The clicked token through every layer", elem_id="token-path")
+                    path_neurons = gr.Plot(label="Neurons of its strongest expert", elem_id="token-neurons")
             heat = gr.Plot(label="Router probabilities (tokens x experts)", elem_id="heatmap")
             load = gr.Plot(label="Expert load per layer", elem_id="load")
-            gr.Examples(EXAMPLES, inputs=prompt)
+            examples = gr.Examples(EXAMPLES, inputs=prompt)
             fn = _safely(view.route, 4, store)
             for trigger in (run.click, prompt.submit):
                 trigger(fn, [prompt, layer], [heat, top1, load, status], api_name="route" if trigger == run.click else False, **on_model)
-            layer.release(fn, [prompt, layer], [heat, top1, load, status], api_name=False, **on_model)
+            for trigger in (layer.change, examples.load_input_event.then, demo.load):   # a typed or dragged layer, an example, the page opening
+                trigger(fn, [prompt, layer], [heat, top1, load, status], api_name=False, trigger_mode="always_last", **on_model)
             _export_row(train, store, "routing")
         with gr.Tab("Neurons"):
             gr.Markdown("Per-neuron activations `act(x W_gate) * (x W_up)` inside the experts one token was routed to.")
@@ -180,10 +193,15 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
             n_plot = gr.Plot(label="Neuron activations", elem_id="neurons")
             n_run.click(_safely(view.neurons, 2, store), [n_prompt, n_layer, n_token], [n_plot, n_status], api_name="neurons", **on_model)
             _export_row(train, store, "neurons")
+        def token_index(prompt:str, evt:gr.SelectData): return prompt, clicked_token(evt.index)   # into the Neurons tab too
+        def follow(prompt, token, session=None): return teach.follow(prompt, int(token), adapter_of(session))
+        top1.select(token_index, prompt, [n_prompt, n_token], api_name=False).then(
+            handler(follow, 3), [prompt, n_token], [path_plot, path_neurons, path_md], api_name="follow", **on_model)
         with gr.Tab("Train"):
             gr.Markdown(f"Train a small routed adapter on the synthetic task suite and watch the routers live. "
                         f"The served model is not changed: your run trains a copy, and only you see it. "
                         f"{lim.train_slots} run{'s' * (lim.train_slots > 1)} train at once on this server; others wait in line.")
+            with gr.Accordion("What the choices mean", open=False): gr.Markdown(train_guide(), elem_id="train-guide")
             with gr.Row():   # the limits are checked by the handler, whose message names them
                 variant = gr.Dropdown([(f"{k.name}: {k.about}", k.name) for k in ADAPTER_KINDS.values()], value="R", label="Variant", elem_id="variant")
                 experts = gr.Number(value=8, precision=0, minimum=1, label=f"PEFT experts M ({', '.join(kinds_taking('experts'))}; up to {lim.max_experts})", elem_id="experts")
@@ -240,6 +258,9 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
             up_status = gr.Markdown(elem_id="upload-status")
             down.click(_safely(lambda session: (train.download(session=session), ""), 2, store), None, [down_files, up_status], api_name="download_adapter")
             up.click(_safely(train.upload, 1, store), up_files, up_status, api_name="upload_adapter", **on_adapter)
+        compare_tab(teach, handler, adapter_of, EXAMPLES[0])
+        analyses_tab(teach, handler)
+        geometry_tab(teach, handler, adapter_of)
         def closed(request:gr.Request): store.close(request.session_hash)   # the page closed: free its session now
         demo.unload(closed)
     demo.store = store

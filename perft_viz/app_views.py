@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from typing import Any
+import gradio as gr
 import plotly.graph_objects as go
 from fastcore.basics import patch
 from .core import PerftVizError, check, IN_TEST
@@ -21,7 +22,8 @@ from .teaching_plots import (token_path_figure, divergence_figure, changed_highl
                                       coact_figure, geometry_figure)
 
 # %% auto #0
-__all__ = ['INTRO', 'GLOSSARY', 'as_layer', 'clicked_token', 'TeachView']
+__all__ = ['INTRO', 'GLOSSARY', 'as_layer', 'clicked_token', 'TeachView', 'adapter_model', 'compare_tab', 'analyses_tab',
+           'geometry_tab']
 
 # %% ../nbs/20b_app_views.ipynb #f3b24db5
 INTRO = ("**What you are looking at.** In a mixture-of-experts (MoE) model, each layer's feed-forward part is split into many small "
@@ -121,3 +123,67 @@ def geometry(self:TeachView, layer, adapted=None):
     with self.lock: g = vector_geometry(adapted if adapted is not None else self.loaded.model, layer)
     extra = "" if adapted is not None else " Train or upload a PERFT adapter to see its experts and router here too."
     return geometry_figure(g, layer), geometry_takeaway(g) + extra
+
+# %% ../nbs/20b_app_views.ipynb #2eec424a
+def adapter_model(run):
+    "The trained (or uploaded) adapted model of a live run, or None when there is none or it is still training."
+    try: return run.trained()
+    except PerftVizError: return None
+
+def compare_tab(teach:TeachView, handler, adapter_of, prompt:str):
+    "The Compare tab: base vs the visitor's adapted model on one prompt."
+    with gr.Tab("Compare"):
+        gr.Markdown("The same prompt through the frozen model and through the model with **your adapter** (train one in Train, or upload "
+                    "one in Adapter). The bars say how far the adapter moved each layer's base router (Jensen-Shannon divergence, "
+                    "0 = unchanged, 1 bit = nothing in common); the strip marks the tokens whose top-1 expert changed at the chosen layer.")
+        with gr.Row():
+            c_prompt = gr.Textbox(label="Prompt (Enter compares)", value=prompt, lines=1, max_lines=4, scale=4, elem_id="c-prompt")
+            c_layer = gr.Slider(0, teach.n_layers - 1, value=teach.n_layers - 1, step=1, label="Layer", scale=1, elem_id="c-layer")
+        c_run = gr.Button("Compare base and adapted", variant="primary", elem_id="compare-btn")
+        c_md = gr.Markdown(elem_id="c-status")
+        c_div = gr.Plot(label="Base routers moved by the adapter", elem_id="divergence")
+        c_changed = gr.HighlightedText(label="Tokens whose top-1 expert changed", color_map={"changed": "#ffb3b3"}, show_legend=False,
+                                       elem_id="changed")
+        c_norms = gr.Plot(label="Adapter output vs MoE output (log scale)", elem_id="c-norms")
+        def compare(prompt, layer, session=None): return teach.compare(prompt, layer, adapter_of(session))
+        fn = handler(compare, 4)
+        for i, trigger in enumerate((c_run.click, c_prompt.submit, c_layer.release)):
+            trigger(fn, [c_prompt, c_layer], [c_div, c_changed, c_norms, c_md], api_name="compare" if i == 0 else False)
+
+# %% ../nbs/20b_app_views.ipynb #0a7d1268
+def analyses_tab(teach:TeachView, handler):
+    "The Analyses tab: the OLMoE paper's analyses on texts the visitor picks, beside a random-init control."
+    with gr.Tab("Analyses"):
+        gr.Markdown("The OLMoE paper's routing analyses, computed now on the texts you pick: a few documents of each corpus domain "
+                    "and, if you like, your own text. A **random-init model of the same shape** routes the same texts as a control: "
+                    "what it shows too comes from chance and token identity, not from training. Each figure's line says what to notice.")
+        with gr.Row():
+            a_domains = gr.CheckboxGroup(list(DOMAINS), value=list(DOMAINS), label="Corpus domains", scale=3, elem_id="an-domains")
+            a_layer = gr.Slider(0, teach.n_layers - 1, value=teach.n_layers - 1, step=1, label="Layer", scale=1, elem_id="an-layer")
+        a_text = gr.Textbox(label="Your own text (optional; analysed as the domain 'your text')", lines=2, elem_id="an-text")
+        a_run = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
+        a_status = gr.Markdown(elem_id="an-status")
+        outs = []
+        for name, label in (("load", "Expert load"), ("domain", "Domain specialisation vs random init"),
+                            ("vocab", "Vocabulary specialisation"), ("coact", "Co-activation")):
+            outs += [gr.Plot(label=label, elem_id=f"an-{name}"), gr.Markdown(elem_id=f"an-{name}-note")]
+        def analyses(domains, text, layer, session=None): return teach.analyses(domains, text, layer)
+        fn = handler(analyses, 9)
+        for i, trigger in enumerate((a_run.click, a_layer.release)):
+            trigger(fn, [a_domains, a_text, a_layer], [*outs, a_status], api_name="analyses" if i == 0 else False)
+
+# %% ../nbs/20b_app_views.ipynb #dc755591
+def geometry_tab(teach:TeachView, handler, adapter_of):
+    "The Geometry tab: the PERFT paper's view of router and expert vectors, with the visitor's adapter."
+    with gr.Tab("Geometry"):
+        gr.Markdown("Each expert's **key vectors** (rows of its up projection) are what it responds to; a router row is the direction "
+                    "that scores that expert. A PCA fitted on the keys gives a plane; the router rows (X), and with a PERFT adapter its "
+                    "experts' down-projection rows (diamonds) and its router rows (stars), are drawn in the same plane. Colour = expert.")
+        g_layer = gr.Slider(0, teach.n_layers - 1, value=0, step=1, label="Layer", elem_id="g-layer")
+        g_run = gr.Button("Show vectors", variant="primary", elem_id="geometry-btn")
+        g_md = gr.Markdown(elem_id="g-status")
+        g_plot = gr.Plot(label="Router and expert vectors", elem_id="geometry")
+        def geometry(layer, session=None): return teach.geometry(layer, adapter_of(session))
+        fn = handler(geometry, 2)
+        for i, trigger in enumerate((g_run.click, g_layer.release)):
+            trigger(fn, [g_layer], [g_plot, g_md], api_name="geometry" if i == 0 else False)

@@ -22,8 +22,8 @@ from .teaching_plots import (token_path_figure, divergence_figure, changed_highl
                                       coact_figure, geometry_figure)
 
 # %% auto #0
-__all__ = ['INTRO', 'GLOSSARY', 'as_layer', 'clicked_token', 'TeachView', 'adapter_model', 'compare_tab', 'analyses_tab',
-           'geometry_tab']
+__all__ = ['INTRO', 'GLOSSARY', 'ROUTER_ABOUT', 'as_layer', 'clicked_token', 'train_guide', 'TeachView', 'adapter_model',
+           'compare_tab', 'analyses_tab', 'geometry_tab']
 
 # %% ../nbs/20b_app_views.ipynb #f3b24db5
 INTRO = ("**What you are looking at.** In a mixture-of-experts (MoE) model, each layer's feed-forward part is split into many small "
@@ -55,6 +55,26 @@ def clicked_token(index) -> int:
     return i
 
 # %% ../nbs/20b_app_views.ipynb #636eb839
+ROUTER_ABOUT = {"learned": "a new linear router trained with the adapter picks the top-K PEFT experts (PERFT-R as in the paper)",
+                "base": "the frozen base router's choices pick the PEFT experts (PERFT-E)",
+                "dense": "no router: every PEFT expert runs for every token (PERFT-S, -D)",
+                "task": "each task goes to its own PEFT expert (the run passes task ids)",
+                "kmeans": "a fixed router: centroids fitted by k-means to the PEFT experts' inputs",
+                "activation": "a fixed router: each PEFT expert owns a set of neurons profiled on the inputs"}
+
+def train_guide() -> str:
+    "A Markdown table: every adapter kind, router kind, placement, expert type and init, with one line each."
+    from dataclasses import fields
+    from perft_viz.adapters import ADAPTER_KINDS
+    from perft_viz.perft.config import PerftConfig, ROUTERS
+    assert set(ROUTER_ABOUT) == set(ROUTERS), "every router kind needs a line"
+    help_of = {f.name: f.metadata.get("help", "") for f in fields(PerftConfig)}
+    rows = [f"| kind | `{k.name}` | {k.about} |" for k in ADAPTER_KINDS.values()]
+    rows += [f"| router | `{r}` | {ROUTER_ABOUT[r]} |" for r in ROUTERS]
+    rows += [f"| {n.replace('_', ' ')} | | {help_of[n]} |" for n in ("placement", "expert_type", "init")]
+    return "| choice | value | what it means |\n|---|---|---|\n" + "\n".join(rows)
+
+# %% ../nbs/20b_app_views.ipynb #d0e992b0
 def _empty(title:str) -> go.Figure: return go.Figure().update_layout(title=title, height=200)
 
 @dataclass
@@ -84,7 +104,7 @@ class TeachView:
         return (token_path_figure(tp, label), neuron_figure(na, label, l),
                 f"{path_takeaway(tp, label)} Strongest neurons of the experts it went to: {neurons}.")
 
-# %% ../nbs/20b_app_views.ipynb #d0e992b0
+# %% ../nbs/20b_app_views.ipynb #29efce93
 @patch
 def compare(self:TeachView, prompt:str, layer, adapted):
     "(JS divergence per layer, tokens whose top-1 changed at `layer`, adapter vs MoE output norms, takeaway) of base vs adapted."
@@ -100,7 +120,7 @@ def compare(self:TeachView, prompt:str, layer, adapted):
     else: norms = _empty(f"No PEFT experts at layer {layer} (a LoRA adapter changes weights in place)")
     return divergence_figure(diff), changed_highlights(diff, base.tokens, layer), norms, " ".join(lines)
 
-# %% ../nbs/20b_app_views.ipynb #29efce93
+# %% ../nbs/20b_app_views.ipynb #92a5a354
 @patch
 def analyses(self:TeachView, domains, own_text:str, layer, per_domain:int|None=None):
     "(load, its takeaway, domain specialisation vs control, takeaway, top tokens per expert, takeaway, co-activation, takeaway, status)."
@@ -115,7 +135,7 @@ def analyses(self:TeachView, domains, own_text:str, layer, per_domain:int|None=N
             coact_figure(ta.coact, layer), coact_takeaway(ta.coact, ta.k, layer),
             f"Analysed {ta.n_tokens} tokens of {len(texts)} texts ({', '.join(ta.spec.domains)}).")
 
-# %% ../nbs/20b_app_views.ipynb #92a5a354
+# %% ../nbs/20b_app_views.ipynb #0a7d1268
 @patch
 def geometry(self:TeachView, layer, adapted=None):
     "(PCA figure of router rows, expert keys and PEFT rows at `layer`, takeaway)."
@@ -124,7 +144,7 @@ def geometry(self:TeachView, layer, adapted=None):
     extra = "" if adapted is not None else " Train or upload a PERFT adapter to see its experts and router here too."
     return geometry_figure(g, layer), geometry_takeaway(g) + extra
 
-# %% ../nbs/20b_app_views.ipynb #2eec424a
+# %% ../nbs/20b_app_views.ipynb #c56e91da
 def adapter_model(run):
     "The trained (or uploaded) adapted model of a live run, or None when there is none or it is still training."
     try: return run.trained()
@@ -150,7 +170,7 @@ def compare_tab(teach:TeachView, handler, adapter_of, prompt:str):
         for i, trigger in enumerate((c_run.click, c_prompt.submit, c_layer.release)):
             trigger(fn, [c_prompt, c_layer], [c_div, c_changed, c_norms, c_md], api_name="compare" if i == 0 else False)
 
-# %% ../nbs/20b_app_views.ipynb #0a7d1268
+# %% ../nbs/20b_app_views.ipynb #5a7d80c7
 def analyses_tab(teach:TeachView, handler):
     "The Analyses tab: the OLMoE paper's analyses on texts the visitor picks, beside a random-init control."
     with gr.Tab("Analyses"):
@@ -172,7 +192,7 @@ def analyses_tab(teach:TeachView, handler):
         for i, trigger in enumerate((a_run.click, a_layer.release)):
             trigger(fn, [a_domains, a_text, a_layer], [*outs, a_status], api_name="analyses" if i == 0 else False)
 
-# %% ../nbs/20b_app_views.ipynb #dc755591
+# %% ../nbs/20b_app_views.ipynb #86078b89
 def geometry_tab(teach:TeachView, handler, adapter_of):
     "The Geometry tab: the PERFT paper's view of router and expert vectors, with the visitor's adapter."
     with gr.Tab("Geometry"):

@@ -3,14 +3,14 @@ import re
 import pytest
 from playwright.sync_api import sync_playwright
 from conftest import ROOT, n_routed
-from test_app_browser import CHROMIUM, ARGS, plot_rows
+from test_app_browser import CHROMIUM, ARGS, plot_rows, open_app
 
 @pytest.fixture(scope="module")
 def page(app_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         pg = browser.new_page(viewport={"width": 1280, "height": 1400})
-        pg.goto(app_url, wait_until="networkidle")
+        open_app(pg, app_url)
         yield pg
         browser.close()
 

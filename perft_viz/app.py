@@ -214,6 +214,10 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
                 start = gr.Button("Start training", variant="primary", elem_id="train-btn")
                 stop = gr.Button("Stop", elem_id="stop-btn")
             t_status = gr.Markdown(elem_id="train-status")
+            with gr.Row():
+                score = gr.Button("Score on held-out examples", size="sm", elem_id="score-btn")
+                score_md = gr.Markdown(elem_id="score-status")
+            score.click(handler(lambda session: teach.heldout(session.run), 1), None, score_md, api_name="heldout", **on_adapter)
             loss_plot = gr.Plot(label="Losses", elem_id="loss-plot")
             with gr.Row():
                 peft_load = gr.Plot(label="PEFT router load", elem_id="peft-load")

@@ -15,6 +15,8 @@ from .model import LoadedModel
 from .capture import capture_prompt, neuron_activations
 from .plots import load_heatmap, neuron_figure, norms_figure
 from .corpus import DOMAINS
+from .tasks import make_suite
+from .evaluate import evaluate_model
 from .teaching import (token_path, strongest_neurons, routing_diff, vector_geometry, texts_for, random_init_like, analyse_texts,
                                 path_takeaway, diff_takeaway, norms_takeaway, geometry_takeaway, load_takeaway, domain_takeaway,
                                 vocab_takeaway, coact_takeaway)
@@ -22,7 +24,7 @@ from .teaching_plots import (token_path_figure, divergence_figure, changed_highl
                                       coact_figure, geometry_figure)
 
 # %% auto #0
-__all__ = ['INTRO', 'GLOSSARY', 'ROUTER_ABOUT', 'as_layer', 'clicked_token', 'train_guide', 'TeachView', 'adapter_model',
+__all__ = ['INTRO', 'GLOSSARY', 'ROUTER_ABOUT', 'as_layer', 'adapter_model', 'clicked_token', 'train_guide', 'TeachView',
            'compare_tab', 'analyses_tab', 'geometry_tab']
 
 # %% ../nbs/20b_app_views.ipynb #f3b24db5
@@ -47,6 +49,11 @@ def as_layer(layer, n_layers:int) -> int:
           f"Type a whole layer number in 0..{n_layers - 1}.")
     check(0 <= int(layer) < n_layers, f"layer={int(layer)} is out of range.", f"Pick a layer in 0..{n_layers - 1}.")
     return int(layer)
+
+def adapter_model(run):
+    "The trained (or uploaded) adapted model of a live run, or None when there is none or it is still training."
+    try: return run.trained()
+    except PerftVizError: return None
 
 def clicked_token(index) -> int:
     "The token position of a `gr.HighlightedText` select event's index (an int, or a list whose first entry is it)."
@@ -145,11 +152,23 @@ def geometry(self:TeachView, layer, adapted=None):
     return geometry_figure(g, layer), geometry_takeaway(g) + extra
 
 # %% ../nbs/20b_app_views.ipynb #c56e91da
-def adapter_model(run):
-    "The trained (or uploaded) adapted model of a live run, or None when there is none or it is still training."
-    try: return run.trained()
-    except PerftVizError: return None
+@patch
+def heldout(self:TeachView, run, # a LiveRun (its trained model, tasks and prompt template)
+            per_task:int=8, seed:int=1):
+    "Markdown: held-out exact match of the base model and of the visitor's adapted model, per task."
+    model = adapter_model(run)
+    check(model is not None, "There is no trained adapter to score.", "Train one (and let it finish) first.")
+    tasks = tuple(run.tasks)
+    ds = make_suite(per_task, seed=seed, tasks=tasks, split="test")
+    tok = self.loaded.tokenizer
+    with model.disable_adapter(): base = evaluate_model(model, tok, ds, template=run.template, check_references=False)
+    ad = evaluate_model(model, tok, ds, template=run.template, check_references=False)
+    rows = "\n".join(f"| {t} | {base.accuracy[t]:.0%} | {ad.accuracy[t]:.0%} |" for t in tasks)
+    return (f"**Held-out exact match** ({per_task} new examples per task): base {base.accuracy['mean']:.0%}, "
+            f"with the adapter {ad.accuracy['mean']:.0%}. See what it changed in the Adapter and Compare tabs.\n\n"
+            f"| task | base | adapted |\n|---|---|---|\n{rows}")
 
+# %% ../nbs/20b_app_views.ipynb #19801955
 def compare_tab(teach:TeachView, handler, adapter_of, prompt:str):
     "The Compare tab: base vs the visitor's adapted model on one prompt."
     with gr.Tab("Compare"):
@@ -170,7 +189,7 @@ def compare_tab(teach:TeachView, handler, adapter_of, prompt:str):
         for i, trigger in enumerate((c_run.click, c_prompt.submit, c_layer.release)):
             trigger(fn, [c_prompt, c_layer], [c_div, c_changed, c_norms, c_md], api_name="compare" if i == 0 else False)
 
-# %% ../nbs/20b_app_views.ipynb #5a7d80c7
+# %% ../nbs/20b_app_views.ipynb #50adf673
 def analyses_tab(teach:TeachView, handler):
     "The Analyses tab: the OLMoE paper's analyses on texts the visitor picks, beside a random-init control."
     with gr.Tab("Analyses"):
@@ -192,7 +211,7 @@ def analyses_tab(teach:TeachView, handler):
         for i, trigger in enumerate((a_run.click, a_layer.release)):
             trigger(fn, [a_domains, a_text, a_layer], [*outs, a_status], api_name="analyses" if i == 0 else False)
 
-# %% ../nbs/20b_app_views.ipynb #86078b89
+# %% ../nbs/20b_app_views.ipynb #ca5df78b
 def geometry_tab(teach:TeachView, handler, adapter_of):
     "The Geometry tab: the PERFT paper's view of router and expert vectors, with the visitor's adapter."
     with gr.Tab("Geometry"):

@@ -108,6 +108,9 @@ def test_compare_base_and_adapted(page):
         page.locator("#steps input").fill("4")
         page.locator("#train-btn").click()
         page.wait_for_function("() => /step 4\\/4.*(done|stopped)/.test(document.querySelector('#train-status').innerText)", timeout=240_000)
+        page.locator("#score-btn").click()                     # the run ends with a number
+        text_has(page, "#score-status", "Held-out exact match", timeout=180_000)
+        assert re.search(r"base \d+%, with the adapter \d+%", page.locator("#score-status").inner_text())
         page.get_by_role("tab", name="Compare").click()
         page.locator("#compare-btn").click()
     text_has(page, "#c-status", "Routing moved most", timeout=120_000)

@@ -17,7 +17,8 @@ from .plots import load_heatmap, neuron_figure, norms_figure
 from .corpus import DOMAINS
 from .tasks import make_suite
 from .evaluate import evaluate_model
-from .teaching import (token_path, strongest_neurons, routing_diff, vector_geometry, texts_for, random_init_like, analyse_texts,
+from .analysis import random_init_like
+from .teaching import (token_path, strongest_neurons, routing_diff, vector_geometry, texts_for, analyse_texts,
                                 path_takeaway, diff_takeaway, norms_takeaway, geometry_takeaway, load_takeaway, domain_takeaway,
                                 vocab_takeaway, coact_takeaway)
 from .teaching_plots import (token_path_figure, divergence_figure, changed_highlights, domain_spec_figure, vocab_table,

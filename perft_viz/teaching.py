@@ -12,14 +12,13 @@ from .core import check
 from .model import moe_blocks
 from .capture import RoutingCapture, expert_weights, neuron_activations, _base
 from .analysis import (expert_load, domain_specialisation, vocab_specialisation, coactivation, routing_on_texts,
-                                router_saturation)
+                                router_saturation, random_init_like)
 from .corpus import make_corpus, DOMAINS
 
 # %% auto #0
 __all__ = ['TokenPath', 'token_path', 'strongest_neurons', 'js_divergence', 'RoutingDiff', 'routing_diff', 'Geometry',
-           'vector_geometry', 'texts_for', 'random_init_like', 'load_takeaway', 'domain_takeaway', 'vocab_takeaway',
-           'coact_takeaway', 'path_takeaway', 'diff_takeaway', 'norms_takeaway', 'geometry_takeaway', 'TextAnalyses',
-           'analyse_texts']
+           'vector_geometry', 'texts_for', 'load_takeaway', 'domain_takeaway', 'vocab_takeaway', 'coact_takeaway',
+           'path_takeaway', 'diff_takeaway', 'norms_takeaway', 'geometry_takeaway', 'TextAnalyses', 'analyse_texts']
 
 # %% ../nbs/06a_teaching.ipynb #1e653c1b
 class TokenPath(NamedTuple):
@@ -120,12 +119,6 @@ def texts_for(domains:Sequence[str]=DOMAINS, # corpus domains to draw documents 
     texts, labels = (list(ds["text"]), list(ds["domain"])) if ds is not None else ([], [])
     if own_text.strip(): texts.append(own_text.strip()); labels.append("your text")
     return texts, labels
-
-def random_init_like(model, seed:int=0):
-    "A model of the same shape (and class) with freshly initialised weights: the control for specialisation."
-    torch.manual_seed(seed)
-    m = type(model)(model.config).eval()
-    return m
 
 # %% ../nbs/06a_teaching.ipynb #a9c88314
 def _pct(x:float) -> str: return f"{100 * x:.0f}%"

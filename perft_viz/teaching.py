@@ -82,6 +82,7 @@ def _peft_layer(block):
     "The PerftLayer wrapping an MoE block, or None."
     return block if hasattr(block, "perft_A") else None
 
+@torch.no_grad()
 def vector_geometry(model, layer:int, keys_per_expert:int=32, seed:int=0) -> Geometry:
     "Router rows, expert key vectors and (with a PERFT adapter) PEFT expert and router rows of `layer`, projected by one PCA fitted on the keys."
     blocks = moe_blocks(model)

@@ -105,9 +105,15 @@ def test_compare_base_and_adapted(page):
     page.wait_for_function("() => { const e = document.querySelector('#c-status'); return e && e.innerText.length > 0; }", timeout=60_000)
     if "no adapter" in page.locator("#c-status").inner_text():     # this visitor has none yet: train a short run
         page.get_by_role("tab", name="Train").click()
-        page.locator("#steps input").fill("4")
+        steps = page.locator("#steps input")
+        steps.wait_for(state="visible")
+        steps.fill("4"); steps.press("Tab")                   # commit the number before the click reads it
+        assert steps.input_value() == "4"
         page.locator("#train-btn").click()
-        page.wait_for_function("() => /step 4\\/4.*(done|stopped)/.test(document.querySelector('#train-status').innerText)", timeout=240_000)
+        try:
+            page.wait_for_function("() => /step 4\\/4.*(done|stopped)/.test(document.querySelector('#train-status').innerText)", timeout=240_000)
+        except Exception:
+            page.locator("#stop-btn").click(); raise          # never leave a long run holding the server's training slot
         page.locator("#score-btn").click()                     # the run ends with a number
         text_has(page, "#score-status", "Held-out exact match", timeout=180_000)
         assert re.search(r"base \d+%, with the adapter \d+%", page.locator("#score-status").inner_text())

@@ -270,13 +270,18 @@ def main(argv:list[str]|None=None) -> int:
     if argv[:1] == ["pretrain"]:
         from perft_viz.tiny import pretrain_main
         pretrain_main(argv[1:]); return 0
+    if argv[:1] == ["bank"]:
+        from perft_viz.bank import bank_main
+        try: return bank_main(argv[1:])
+        except PerftVizError as e: print(f"perft-viz bank: error: {e}", file=sys.stderr); return 2
     if argv[:1] == ["app"]:
         from perft_viz.app import main as app_main   # gradio is imported only for the app
         return app_main(argv[1:])
     p = argparse.ArgumentParser(prog="perft-viz", description="Train and evaluate routed adapters (PERFT) on OLMoE models.")
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{pretrain,train,eval,results,app}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{pretrain,train,eval,results,app,bank}")
     sub.add_parser("pretrain", help="pretrain TinyOLMoE (see perft-viz pretrain --help)")
     sub.add_parser("app", help="serve the browser app (see perft-viz app --help)")
+    sub.add_parser("bank", help="train the shipped adapter bank (see perft-viz bank --help)")
     _train_parser(sub); _eval_parser(sub); _results_parser(sub)
     a = p.parse_args(argv)
     try: return a.func(a)

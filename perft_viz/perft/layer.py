@@ -56,6 +56,7 @@ class PerftCall(NamedTuple):
     task_ids: Optional[torch.Tensor] = None  # [batch] or [batch, pos] task ids for `task` routers
     router_inputs: Optional[dict] = None     # layer -> list of [T, D] PEFT-expert inputs; when set, layers run their base block only
     aux: Optional[dict] = None               # layer -> PerftAux of the forward, for the routing losses
+    composition: Optional[object] = None     # several adapters at once (perft_viz.compose): computes the output of the layers it holds
 
 _PERFT_CALL: ContextVar[PerftCall] = ContextVar("perft_call", default=PerftCall())
 
@@ -240,6 +241,7 @@ def route_tokens(self:PerftLayer, name:str, cfg:PerftConfig, z, shape, base_logi
 def forward(self:PerftLayer, hidden_states:torch.Tensor, *args, **kwargs) -> torch.Tensor:
     "MoE block output plus the active adapter's PEFT experts (see the module docs for the formula per placement)."
     names, call = self.active_perft_adapters(), current_call()
+    if call.composition is not None and self in call.composition: return call.composition(self, hidden_states)
     if self.disable_adapters or not names: return self.base_layer(hidden_states, *args, **kwargs)
     check(len(names) == 1, f"{len(names)} PERFT adapters are active ({names}).", "PERFT runs one adapter at a time: call model.set_adapter(name).")
     name = names[0]; cfg = self.perft_config[name]

@@ -20,9 +20,10 @@ from .perft.model import perft_layers
 from .bank import base_fingerprint, BANK_DIR
 
 # %% auto #0
-__all__ = ['KINDS', 'STRATEGIES', 'BankAdapter', 'AdapterBank', 'load_bank', 'adapter_delta', 'Composition', 'OracleRouter',
-           'LearnedRouter', 'ClusterRouter', 'NeuronRouter', 'composing', 'CompositionCapture', 'capture_composition',
-           'fit_cluster_router', 'fit_neuron_router', 'neuron_overlap', 'fit_learned_router', 'evaluate_composition']
+__all__ = ['KINDS', 'STRATEGIES', 'BankAdapter', 'AdapterBank', 'load_bank', 'toy_bank', 'adapter_delta', 'Composition',
+           'OracleRouter', 'LearnedRouter', 'ClusterRouter', 'NeuronRouter', 'composing', 'CompositionCapture',
+           'capture_composition', 'fit_cluster_router', 'fit_neuron_router', 'neuron_overlap', 'fit_learned_router',
+           'evaluate_composition']
 
 # %% ../nbs/17_compose.ipynb #306bd9e3
 KINDS = {"PERFT": "perft", "LORA": "lora"}   # peft_type -> bank kind
@@ -142,7 +143,27 @@ def load_bank(model, tokenizer,
             bank.load(bank_dir/a["name"], a["name"], a["tasks"], a["label"], manifest["base"])
     return bank
 
-# %% ../nbs/17_compose.ipynb #03e7336b
+# %% ../nbs/17_compose.ipynb #94edd10a
+def toy_bank(tmp, # a directory for the adapters' files
+             n_perft:int=3, n_lora:int=2) -> AdapterBank:
+    "A bank of random adapters (PERFT-R Top2/4 r=4, LoRA q,v r=4) on a random tiny OLMoE, for tests and examples."
+    from peft import get_peft_model, LoraConfig
+    from perft_viz.core import set_seed
+    from perft_viz.model import random_olmoe, toy_tokenizer
+    base, tok = random_olmoe(), toy_tokenizer()
+    bank = AdapterBank(base, tok)
+    for i in range(n_perft + n_lora):
+        set_seed(i)
+        cfg = PerftConfig(variant="R", num_experts=4, top_k=2, r=4) if i < n_perft else LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+        pm = get_peft_model(copy.deepcopy(base), cfg)
+        with torch.no_grad():
+            for n, p in pm.named_parameters():
+                if "perft_B" in n: p.normal_(std=0.2)
+        pm.save_pretrained(f"{tmp}/a{i}")
+        bank.load(f"{tmp}/a{i}", f"perft/t{i}" if i < n_perft else f"lora/t{i}", tasks=(f"t{i}",))
+    return bank
+
+# %% ../nbs/17_compose.ipynb #3b01d215
 STRATEGIES = ("parallel", "serial", "hybrid", "routed")
 
 def _expand_ids(task_ids:torch.Tensor, shape) -> torch.Tensor:
@@ -166,7 +187,7 @@ def adapter_delta(layer:PerftLayer, name:str, z:torch.Tensor, # [T, D] the adapt
     if route.gate is not None: h = (h.view(-1, M, r) * route.gate.to(h.dtype).unsqueeze(-1)).view(-1, M * r)
     return F.linear(h, B) * cfg.scaling                                                 # [T, D]
 
-# %% ../nbs/17_compose.ipynb #14b83dd7
+# %% ../nbs/17_compose.ipynb #ba002caf
 class Composition:
     "K PERFT adapters combined by `strategy` in every PERFT layer of one model (called by the layers, see `PerftCall.composition`)."
     def __init__(self, layers:list, names:tuple, strategy:str, router=None, task_ids=None, weights=None, hybrid_a:float=1.0, hybrid_b:float=1.0):
@@ -210,7 +231,7 @@ class Composition:
                        "hook_module_out_norm": torch.stack([zero if p is None else p.detach().float().norm(dim=-1) for p in parts], -1),
                        "hook_moe_out_norm": (self.a * moe.detach().float()).norm(dim=-1)}, point="compose")
 
-# %% ../nbs/17_compose.ipynb #0ec0a987
+# %% ../nbs/17_compose.ipynb #31d45d05
 class OracleRouter(NamedTuple):
     "Weight 1 on the module that serves the token's task."
     owner: torch.Tensor   # [n_tasks] module index per task id
@@ -248,7 +269,7 @@ class NeuronRouter(NamedTuple):
         score = x.float().abs() @ self.neurons[l].to(x.device).T                      # [T, K]
         return F.one_hot(score.argmax(-1), score.shape[-1]).float()
 
-# %% ../nbs/17_compose.ipynb #3dd8e6d3
+# %% ../nbs/17_compose.ipynb #58147c87
 def _check_names(bank:AdapterBank, names) -> tuple[str, list[BankAdapter]]:
     names = [names] if isinstance(names, str) else list(names or [])
     check(names, "No adapters to compose.", f"Pass one or more adapter names from the bank: {sorted(bank.adapters)}.")
@@ -299,7 +320,7 @@ def _lora_composing(bank, pm, ads, strategy, router, task_ids):
         try: yield pm
         finally: pm.base_model.set_adapter(before if len(before) > 1 else before[0])
 
-# %% ../nbs/17_compose.ipynb #a85d4620
+# %% ../nbs/17_compose.ipynb #a5d825d4
 class CompositionCapture(NamedTuple):
     "Per layer and token: which modules ran, with what weight, and how large their contributions were next to the MoE output's."
     names: tuple                 # the K adapters, in module order
@@ -324,7 +345,7 @@ def capture_composition(bank:AdapterBank, names, input_ids:torch.Tensor, # [batc
     return CompositionCapture(tuple(names), strategy, stack("hook_module_weight"), stack("hook_module_out_norm"),
                               stack("hook_moe_out_norm"), out.logits.float(), cache)
 
-# %% ../nbs/17_compose.ipynb #1d0fa89d
+# %% ../nbs/17_compose.ipynb #7f6a04cd
 def _block_inputs(bank:AdapterBank, batches) -> list[torch.Tensor]:
     "Each layer's MoE block input on `batches` through the base model: per layer [tokens, D] (padding dropped)."
     from perft_viz.perft.routers import collect_router_inputs
@@ -372,7 +393,7 @@ def neuron_overlap(router:NeuronRouter) -> torch.Tensor:   # [layers, K, K]
     inter = S @ S.transpose(1, 2)
     return inter / (S.sum(-1, keepdim=True) + S.sum(-1).unsqueeze(1) - inter)
 
-# %% ../nbs/17_compose.ipynb #37e03901
+# %% ../nbs/17_compose.ipynb #ec01a79d
 def fit_learned_router(bank:AdapterBank, names, data, # a Dataset of mixed-task records (instruction, input, output)
                        steps:int=100, lr:float=1e-2, batch_size:int=16, template:str="short", top_k:int|None=None,
                        train_on_inputs:bool=False, seed:int=0) -> LearnedRouter:
@@ -402,7 +423,7 @@ def fit_learned_router(bank:AdapterBank, names, data, # a Dataset of mixed-task 
     router.final_loss = float(loss)
     return router
 
-# %% ../nbs/17_compose.ipynb #0ee2a516
+# %% ../nbs/17_compose.ipynb #505eb78d
 def evaluate_composition(bank:AdapterBank, names, ds, # test records with instruction, input, answer, task
                          strategy:str="parallel", router=None, tasks:tuple|None=None, # task names in task-id order (oracle routing)
                          template:str="short", batch_size:int=64, **kw) -> dict:

@@ -20,10 +20,10 @@ from .perft.model import perft_layers
 from .bank import base_fingerprint, BANK_DIR
 
 # %% auto #0
-__all__ = ['KINDS', 'STRATEGIES', 'BankAdapter', 'AdapterBank', 'load_bank', 'toy_bank', 'adapter_delta', 'Composition',
-           'OracleRouter', 'LearnedRouter', 'ClusterRouter', 'NeuronRouter', 'composing', 'CompositionCapture',
-           'capture_composition', 'fit_cluster_router', 'fit_neuron_router', 'neuron_overlap', 'fit_learned_router',
-           'evaluate_composition']
+__all__ = ['KINDS', 'STRATEGIES', 'BankAdapter', 'AdapterBank', 'load_bank', 'toy_bank', 'adapter_delta', 'FusedModules',
+           'stack_modules', 'fused_compose', 'Composition', 'OracleRouter', 'LearnedRouter', 'ClusterRouter',
+           'NeuronRouter', 'composing', 'CompositionCapture', 'capture_composition', 'fit_cluster_router',
+           'fit_neuron_router', 'neuron_overlap', 'fit_learned_router', 'evaluate_composition']
 
 # %% ../nbs/17_compose.ipynb #306bd9e3
 KINDS = {"PERFT": "perft", "LORA": "lora"}   # peft_type -> bank kind
@@ -82,8 +82,9 @@ def _check_base(cfg:dict, path:Path, name:str, model:nn.Module, shape:dict, mani
 class AdapterBank:
     "Several adapters under names on one base: each usable alone, several composable (see `composing`)."
     def __init__(self, model:nn.Module, # the base model (never modified: each kind wraps a copy)
-                 tokenizer):
-        self.base, self.tokenizer = model, tokenizer
+                 tokenizer,
+                 copy_base:bool=True):       # False: wrap `model` itself (one kind only; for benchmarks and a model nobody else uses)
+        self.base, self.tokenizer, self.copy_base = model, tokenizer, copy_base
         self.shape = base_fingerprint(model, tokenizer)
         self.models:dict[str, PeftModel] = {}       # kind -> peft model holding that kind's adapters
         self.adapters:dict[str, BankAdapter] = {}   # bank name -> adapter
@@ -113,7 +114,9 @@ def _load(self:AdapterBank, path, name:str, tasks=(), label:str|None=None, manif
         _check_base(cfg, path, name, self.base, self.shape, manifest_base)
         key = re.sub(r"\W", "_", name)
         if kind not in self.models:
-            self.models[kind] = PeftModel.from_pretrained(copy.deepcopy(self.base), str(path), adapter_name=key).eval()
+            check(self.copy_base or not self.models, f"Adapter '{name}' is {kind}, but this bank wraps its base itself and holds {sorted(self.models)} already.",
+                  "Use AdapterBank(model, tokenizer) (copy_base=True) to hold several kinds.")
+            self.models[kind] = PeftModel.from_pretrained(copy.deepcopy(self.base) if self.copy_base else self.base, str(path), adapter_name=key).eval()
         else:
             pm = self.models[kind]
             try: pm.load_adapter(str(path), adapter_name=key)
@@ -188,6 +191,38 @@ def adapter_delta(layer:PerftLayer, name:str, z:torch.Tensor, # [T, D] the adapt
     return F.linear(h, B) * cfg.scaling                                                 # [T, D]
 
 # %% ../nbs/17_compose.ipynb #ba002caf
+class FusedModules(NamedTuple):
+    "K same-shaped PERFT adapters of one layer, stacked."
+    router: torch.Tensor   # [K*M, D] learned router rows
+    A: torch.Tensor        # [K*M*r, D] down projections
+    B: torch.Tensor        # [D, K*M*r] up projections, times each adapter's scaling
+    K: int; M: int; r: int; top_k: int; renormalize: bool
+
+@torch.no_grad()
+def stack_modules(layer:PerftLayer, keys) -> Optional[FusedModules]:
+    "Stack adapters `keys` of `layer` for `fused_compose`; None if they cannot run as one (other routers, experts or shapes)."
+    cfgs = [layer.perft_config[k] for k in keys]
+    c0 = cfgs[0]
+    same = all((c.router, c.expert_type, c.num_experts, c.top_k, c.r, c.renormalize, c.authors_olmoe_weights)
+               == ("learned", "lora", c0.num_experts, c0.top_k, c0.r, c0.renormalize, False) for c in cfgs)
+    if not same: return None
+    return FusedModules(torch.cat([layer.perft_router[k].float() for k in keys]), torch.cat([layer.perft_A[k] for k in keys]),
+                        torch.cat([layer.perft_B[k] * c.scaling for k, c in zip(keys, cfgs)], dim=1), len(keys), c0.num_experts, c0.r, c0.top_k, c0.renormalize)
+
+def fused_compose(f:FusedModules, z:torch.Tensor, moe:torch.Tensor, # [T, D] module input and MoE output
+                  gate:Optional[torch.Tensor], a:float=1.0) -> torch.Tensor:   # gate [T, K] or None -> [T, D]
+    "a*MoE + sum_i g_i Delta_i(z) for K stacked adapters, in one pass."
+    T = z.shape[0]
+    probs = F.linear(z.float(), f.router).view(T, f.K, f.M).softmax(-1)              # [T, K, M] each adapter's own router
+    w, idx = probs.topk(f.top_k, dim=-1)
+    if f.renormalize: w = w / w.sum(-1, keepdim=True)
+    eg = torch.zeros_like(probs).scatter(-1, idx, w)                                    # [T, K, M] expert gates
+    if gate is not None: eg = eg * gate.unsqueeze(-1).to(eg.dtype)
+    h = F.linear(z.to(f.A.dtype), f.A).view(T, f.K * f.M, f.r) * eg.view(T, -1, 1).to(f.A.dtype)   # [T, K*M, r]
+    if h.dtype == moe.dtype: return torch.addmm(moe, h.view(T, -1), f.B.t(), beta=a)
+    return a * moe + F.linear(h.view(T, -1), f.B).to(moe.dtype)
+
+# %% ../nbs/17_compose.ipynb #31d45d05
 class Composition:
     "K PERFT adapters combined by `strategy` in every PERFT layer of one model (called by the layers, see `PerftCall.composition`)."
     def __init__(self, layers:list, names:tuple, strategy:str, router=None, task_ids=None, weights=None, hybrid_a:float=1.0, hybrid_b:float=1.0):
@@ -196,6 +231,7 @@ class Composition:
         K = len(self.names)
         self.weights = torch.full((K,), 1.0 / K) if weights is None else torch.as_tensor(weights, dtype=torch.float)
         self.a, self.b = (hybrid_a, hybrid_b) if strategy == "hybrid" else (1.0, 1.0)
+        self._stacks = {}   # layer -> FusedModules (the adapters are frozen while a composition runs)
 
     def __contains__(self, layer): return layer in self.index
 
@@ -211,7 +247,10 @@ class Composition:
         base_route = base.gate(x)                                                     # logits [T, N], weight [T, k], index [T, k]
         moe = base.experts(x, base_route[2], base_route[1])                           # [T, D]
         gate = self.module_gate(self.index[layer], x, shape)                          # [T, K] or None
-        parts, z = [], (x + moe if self.strategy == "hybrid" else x)
+        z = x + moe if self.strategy == "hybrid" else x
+        if self.strategy != "serial" and not watching(layer) and (fused := self._fused(layer)) is not None:
+            return fused_compose(fused, z, moe, gate, self.a).view(shape)
+        parts = []
         for i, name in enumerate(self.names):
             if gate is not None and not bool(gate[:, i].any()): parts.append(None); continue   # a module no token chose does not run
             d = adapter_delta(layer, name, z, shape, base_route, self.task_ids)
@@ -223,6 +262,11 @@ class Composition:
         if watching(layer): self._record(layer, x, moe, gate, parts)
         return out.view(shape)
 
+    def _fused(self, layer):
+        "The K adapters' weights stacked for one pass (`FusedModules`), or None when they differ in kind or shape."
+        if layer not in self._stacks: self._stacks[layer] = stack_modules(layer, self.names)
+        return self._stacks[layer]
+
     @torch.no_grad()
     def _record(self, layer, x, moe, gate, parts):
         T, K = x.shape[0], len(self.names)
@@ -231,7 +275,7 @@ class Composition:
                        "hook_module_out_norm": torch.stack([zero if p is None else p.detach().float().norm(dim=-1) for p in parts], -1),
                        "hook_moe_out_norm": (self.a * moe.detach().float()).norm(dim=-1)}, point="compose")
 
-# %% ../nbs/17_compose.ipynb #31d45d05
+# %% ../nbs/17_compose.ipynb #58147c87
 class OracleRouter(NamedTuple):
     "Weight 1 on the module that serves the token's task."
     owner: torch.Tensor   # [n_tasks] module index per task id
@@ -269,7 +313,7 @@ class NeuronRouter(NamedTuple):
         score = x.float().abs() @ self.neurons[l].to(x.device).T                      # [T, K]
         return F.one_hot(score.argmax(-1), score.shape[-1]).float()
 
-# %% ../nbs/17_compose.ipynb #58147c87
+# %% ../nbs/17_compose.ipynb #205979da
 def _check_names(bank:AdapterBank, names) -> tuple[str, list[BankAdapter]]:
     names = [names] if isinstance(names, str) else list(names or [])
     check(names, "No adapters to compose.", f"Pass one or more adapter names from the bank: {sorted(bank.adapters)}.")
@@ -320,7 +364,7 @@ def _lora_composing(bank, pm, ads, strategy, router, task_ids):
         try: yield pm
         finally: pm.base_model.set_adapter(before if len(before) > 1 else before[0])
 
-# %% ../nbs/17_compose.ipynb #a5d825d4
+# %% ../nbs/17_compose.ipynb #1d0fa89d
 class CompositionCapture(NamedTuple):
     "Per layer and token: which modules ran, with what weight, and how large their contributions were next to the MoE output's."
     names: tuple                 # the K adapters, in module order
@@ -345,7 +389,7 @@ def capture_composition(bank:AdapterBank, names, input_ids:torch.Tensor, # [batc
     return CompositionCapture(tuple(names), strategy, stack("hook_module_weight"), stack("hook_module_out_norm"),
                               stack("hook_moe_out_norm"), out.logits.float(), cache)
 
-# %% ../nbs/17_compose.ipynb #7f6a04cd
+# %% ../nbs/17_compose.ipynb #ec01a79d
 def _block_inputs(bank:AdapterBank, batches) -> list[torch.Tensor]:
     "Each layer's MoE block input on `batches` through the base model: per layer [tokens, D] (padding dropped)."
     from perft_viz.perft.routers import collect_router_inputs
@@ -393,7 +437,7 @@ def neuron_overlap(router:NeuronRouter) -> torch.Tensor:   # [layers, K, K]
     inter = S @ S.transpose(1, 2)
     return inter / (S.sum(-1, keepdim=True) + S.sum(-1).unsqueeze(1) - inter)
 
-# %% ../nbs/17_compose.ipynb #ec01a79d
+# %% ../nbs/17_compose.ipynb #0ee2a516
 def fit_learned_router(bank:AdapterBank, names, data, # a Dataset of mixed-task records (instruction, input, output)
                        steps:int=100, lr:float=1e-2, batch_size:int=16, template:str="short", top_k:int|None=None,
                        train_on_inputs:bool=False, seed:int=0) -> LearnedRouter:
@@ -423,7 +467,7 @@ def fit_learned_router(bank:AdapterBank, names, data, # a Dataset of mixed-task 
     router.final_loss = float(loss)
     return router
 
-# %% ../nbs/17_compose.ipynb #505eb78d
+# %% ../nbs/17_compose.ipynb #e4b0159e
 def evaluate_composition(bank:AdapterBank, names, ds, # test records with instruction, input, answer, task
                          strategy:str="parallel", router=None, tasks:tuple|None=None, # task names in task-id order (oracle routing)
                          template:str="short", batch_size:int=64, **kw) -> dict:

@@ -278,13 +278,14 @@ class Composition:
 # %% ../nbs/17_compose.ipynb #58147c87
 class OracleRouter(NamedTuple):
     "Weight 1 on the module that serves the token's task."
-    owner: torch.Tensor   # [n_tasks] module index per task id
+    owner: torch.Tensor          # [n_tasks] module index per task id
+    n_modules: int|None = None   # K; None = the largest owner + 1
     def gate(self, l, x, shape, task_ids):
         check(task_ids is not None, "The oracle router needs task ids.", "Pass task_ids to `composing` (one per batch, per sequence or per token).")
         ids = _expand_ids(torch.as_tensor(task_ids).to(x.device), shape)
         check(int(ids.max()) < len(self.owner) and int(ids.min()) >= 0, f"task_ids hold {ids.unique().tolist()}.",
               f"Use task ids in 0..{len(self.owner) - 1}.")
-        return F.one_hot(self.owner.to(x.device)[ids], int(self.owner.max()) + 1).float()       # [T, K]
+        return F.one_hot(self.owner.to(x.device)[ids], self.n_modules or int(self.owner.max()) + 1).float()   # [T, K]
 
 class LearnedRouter(nn.Module):
     "Per layer $g(x) = \\mathrm{softmax}(W_g x + b_g)$ over K modules; `top_k` keeps the k best (weights not renormalised)."

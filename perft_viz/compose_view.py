@@ -79,7 +79,7 @@ class ComposeView:
             owners = [i for i, n in enumerate(names) if task in self.bank[n].tasks]
             check(owners, f"No selected adapter was trained on task {task!r}, so the oracle has no module to route it to.",
                   f"Select {task}'s adapter, or use another strategy.")
-            return OracleRouter(torch.tensor([owners[0]])), torch.tensor([0])
+            return OracleRouter(torch.tensor([owners[0]]), len(names)), torch.tensor([0])
         with self._lock:
             if (kind, names) not in self._routers:
                 fit = fit_cluster_router if kind == "k-means" else fit_neuron_router
@@ -121,6 +121,6 @@ def _compose(self:ComposeView, names, label:str, task:str, input:str, layer:int)
         with composing(self.bank, [n]) as m: answers.append([n, _answer(m, tok, task, input, self.template)])
     with composing(self.bank, run_names, strategy, **kw) as m: answers.append([f"composed ({label})", _answer(m, tok, task, input, self.template)])
     share = (cap.module_out_norm[int(layer)].sum(-1) / cap.moe_out_norm[int(layer)]).mean()
-    status = f"{len(run_names)} module(s), {label}: {len(tokens)} tokens; at layer {layer} the modules add {100 * float(share):.1f}% of the MoE output's norm."
+    status = f"{len(run_names)} module(s), {label}: {len(tokens)} tokens; at layer {layer} the modules add {float(share):.2f}x the MoE output's norm."
     return weights_figure(cap, tokens, int(layer)), contributions_figure(cap, tokens, int(layer)), answers, status
 ComposeView.compose = _compose

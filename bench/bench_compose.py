@@ -22,7 +22,7 @@ from transformers import OlmoeConfig
 from perft_viz.core import TINY_OLMOE_DIR, atomic_write, set_seed
 from perft_viz.model import load_model, random_olmoe, toy_tokenizer
 from perft_viz.perft.config import PerftConfig
-from perft_viz.perft.model import olmoe_1b_7b_config
+from perft_viz.adapters import olmoe_1b_7b_config
 from perft_viz.compose import AdapterBank, ClusterRouter, LearnedRouter, OracleRouter, composing
 
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")

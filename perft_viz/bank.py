@@ -10,7 +10,8 @@ import torch
 from .core import ASSETS, check, set_seed, atomic_dir, atomic_write
 from .model import load_model, moe_blocks
 from .tasks import SUITE, make_suite
-from .train import adapter_config, adapter_label, train_adapter, wrap_model
+from .adapters import adapter_config, adapter_label, wrap_model
+from .train import train_adapter
 
 # %% auto #0
 __all__ = ['BANK_DIR', 'BANK_KINDS', 'MULTI', 'BANK_RECIPE', 'base_fingerprint', 'train_bank_adapter', 'build_bank', 'bank_main']

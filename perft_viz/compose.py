@@ -123,7 +123,7 @@ def _load(self:AdapterBank, path, name:str, tasks=(), label:str|None=None, manif
             except Exception:
                 if key in pm.peft_config: pm.delete_adapter(key)
                 raise
-        from perft_viz.train import adapter_label
+        from perft_viz.adapters import adapter_label
         pc = self.models[kind].peft_config[key]
         self.adapters[name] = BankAdapter(name, kind, key, label or adapter_label(pc), tuple(tasks), str(path))
         return self.adapters[name]
@@ -443,7 +443,7 @@ def fit_learned_router(bank:AdapterBank, names, data, # a Dataset of mixed-task 
                        steps:int=100, lr:float=1e-2, batch_size:int=16, template:str="short", top_k:int|None=None,
                        train_on_inputs:bool=False, seed:int=0) -> LearnedRouter:
     "A `LearnedRouter` over modules `names`, trained on `data` with every adapter frozen."
-    from perft_viz.train import tokenize_records, Collator
+    from perft_viz.collate import tokenize_records, Collator
     kind, ads = _check_names(bank, names)
     check(kind == "perft", "A learned router composes PERFT adapters.", "Use PERFT adapters from the bank.")
     check(steps >= 1 and lr > 0, f"steps={steps}, lr={lr}.", "Use steps >= 1 and lr > 0.")
@@ -474,7 +474,7 @@ def evaluate_composition(bank:AdapterBank, names, ds, # test records with instru
                          template:str="short", batch_size:int=64, **kw) -> dict:
     "Exact match per task (and 'mean') of adapters `names` composed by `strategy` on `ds`."
     from perft_viz.evaluate import evaluate_model
-    from perft_viz.tasks import exact_match
+    from perft_viz.evaluate import exact_match
     resp, answers, tk = [], [], []
     for t in sorted(set(ds["task"])):
         part = ds.filter(lambda e: e["task"] == t)

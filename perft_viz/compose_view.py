@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from datasets import Dataset
 from .core import ASSETS, check
 from .tasks import SUITE, SYNTHETIC_TASKS, format_prompt, make_suite
-from .train import tokenize_records, Collator
+from .collate import tokenize_records, Collator
 from .evaluate import generate_responses
 from .compose import (AdapterBank, OracleRouter, capture_composition, composing, fit_cluster_router, fit_neuron_router)
 from .merge import merge

@@ -17,6 +17,7 @@ from .plots import (routing_heatmap, top1_highlights, expert_colors, load_heatma
                              live_load_figure, perft_routing_figure, norms_figure)
 from .adapters import ADAPTER_KINDS, kinds_taking
 from .live import LiveRun
+from .compose_view import compose_view_for, compose_tab
 from .tasks import SUITE, SYNTHETIC_TASKS, format_prompt
 from .app_views import (INTRO, GLOSSARY, TeachView, as_layer, clicked_token, adapter_model, compare_tab, analyses_tab,
                                  geometry_tab, train_guide)
@@ -265,6 +266,10 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
         compare_tab(teach, handler, adapter_of, EXAMPLES[0])
         analyses_tab(teach, handler)
         geometry_tab(teach, handler, adapter_of)
+        with gr.Tab("Compose"):
+            compose, why = compose_view_for(view.loaded.model, view.loaded.tokenizer)
+            if compose is None: gr.Markdown(f"Composition needs the shipped adapter bank, which does not fit this model: {why}")
+            else: compose_tab(compose)
         def closed(request:gr.Request): store.close(request.session_hash)   # the page closed: free its session now
         demo.unload(closed)
     demo.store = store

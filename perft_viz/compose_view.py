@@ -17,7 +17,8 @@ from .compose import (AdapterBank, OracleRouter, capture_composition, composing,
 from .merge import merge
 
 # %% auto #0
-__all__ = ['STRATEGY_CHOICES', 'INTERFERENCE', 'weights_figure', 'contributions_figure', 'interference_figure', 'ComposeView']
+__all__ = ['STRATEGY_CHOICES', 'INTERFERENCE', 'weights_figure', 'contributions_figure', 'interference_figure', 'ComposeView',
+           'compose_tab', 'compose_view_for']
 
 # %% ../nbs/17c_compose_view.ipynb #a059e9c0
 STRATEGY_CHOICES = {   # label -> (strategy or 'merge', router kind or merge method)
@@ -124,3 +125,41 @@ def _compose(self:ComposeView, names, label:str, task:str, input:str, layer:int)
     status = f"{len(run_names)} module(s), {label}: {len(tokens)} tokens; at layer {layer} the modules add {float(share):.2f}x the MoE output's norm."
     return weights_figure(cap, tokens, int(layer)), contributions_figure(cap, tokens, int(layer)), answers, status
 ComposeView.compose = _compose
+
+# %% ../nbs/17c_compose_view.ipynb #d0d96f24
+def compose_tab(view:ComposeView, layer_default:int=0):
+    "The Compose tab's components and event, inside the current `gr.Blocks` context; returns the button."
+    import gradio as gr
+    from perft_viz.core import PerftVizError
+    mods = view.modules()
+    singles = [n for n in mods if len(view.bank[n].tasks) == 1]
+    gr.Markdown("Compose adapters of the shipped bank (one PERFT-R adapter per suite task, and `multi` trained on all): pick "
+                "adapters and a strategy; see which module each token used, what each added next to the MoE output, and the answers.")
+    with gr.Row():
+        names = gr.CheckboxGroup(mods, value=singles, label="Adapters (modules)", elem_id="c-adapters", scale=3)
+        strategy = gr.Dropdown(list(STRATEGY_CHOICES), value=list(STRATEGY_CHOICES)[0], label="Strategy", elem_id="c-strategy", scale=1)
+    with gr.Row():
+        task = gr.Dropdown(list(SUITE), value=SUITE[0], label="Task", scale=1)
+        input = gr.Textbox(value="12 + 7 = 19", label="Input", elem_id="c-input", scale=2)
+        layer = gr.Slider(0, view.bank.shape["num_layers"] - 1, value=layer_default, step=1, label="Layer", scale=1)
+    run = gr.Button("Compose", variant="primary", elem_id="compose-btn")
+    status = gr.Markdown(elem_id="c-status")
+    answers = gr.Dataframe(headers=["model", "answer"], label="Answers", elem_id="c-answers", interactive=False)
+    with gr.Row():
+        weights = gr.Plot(label="Module weights (modules x tokens)", elem_id="c-weights")
+        contrib = gr.Plot(label="Contributions", elem_id="c-contrib")
+    gr.Plot(value=interference_figure(), label="Interference matrix (committed, nbs/17d_interference)", elem_id="c-matrix")
+    def handler(n, s, t, x, l):
+        try: return view.compose(n, s, t, x, l)
+        except PerftVizError as e: return None, None, None, f"**Cannot do that:** {e}"
+    run.click(handler, [names, strategy, task, input, layer], [weights, contrib, answers, status], api_name="compose")
+    return run
+
+# %% ../nbs/17c_compose_view.ipynb #da5d10e6
+def compose_view_for(model, tokenizer, bank_dir=None) -> tuple[ComposeView|None, str]:
+    "(the Compose view on the shipped bank's PERFT adapters, '') or (None, why it cannot be built for this model)."
+    from perft_viz.core import PerftVizError
+    from perft_viz.compose import load_bank
+    from perft_viz.bank import BANK_DIR
+    try: return ComposeView(load_bank(model, tokenizer, bank_dir or BANK_DIR, kinds=("perft-r",))), ""
+    except PerftVizError as e: return None, str(e)

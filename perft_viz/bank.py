@@ -4,7 +4,7 @@
 
 # %% ../nbs/17b_bank.ipynb #10dd6bae
 from __future__ import annotations
-import argparse, concurrent.futures, hashlib, json, multiprocessing, tempfile, time
+import argparse, concurrent.futures, contextlib, hashlib, json, multiprocessing, tempfile, time
 from pathlib import Path
 import torch
 from .core import ASSETS, check, set_seed, atomic_dir, atomic_write
@@ -73,10 +73,13 @@ def build_bank(out:str|Path=BANK_DIR,        # the bank directory (replaced whol
     del model
     t0 = time.perf_counter()
     jobs_ = [(kind, task) for kind in kinds for task in (*tasks, MULTI)]
-    with atomic_dir(out) as d, concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futs = [pool.submit(train_bank_adapter, kind, tasks if task == MULTI else (task,), d/kind/task, recipe, model_dir) for kind, task in jobs_]
+    pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) if jobs > 1 else None
+    with atomic_dir(out) as d, (pool or contextlib.nullcontext()):
+        run = lambda kind, task: train_bank_adapter(kind, tasks if task == MULTI else (task,), d/kind/task, recipe, model_dir)
+        futs = [pool.submit(train_bank_adapter, kind, tasks if task == MULTI else (task,), d/kind/task, recipe, model_dir) if pool else None
+                for kind, task in jobs_]
         for (kind, task), fut in zip(jobs_, futs):   # in a fixed order, whatever finishes first
-            entry = fut.result()
+            entry = fut.result() if fut else run(kind, task)
             manifest["adapters"].append(dict(name=f"{kind}/{task}", **entry))
             log(f"{kind}/{task}: {entry['steps']} steps, {entry['train_wall_s']}s, final CE {entry['final_ce']}")
         manifest["build_wall_s"] = round(time.perf_counter() - t0, 1)

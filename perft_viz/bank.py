@@ -8,16 +8,16 @@ import argparse, concurrent.futures, contextlib, hashlib, json, multiprocessing,
 from pathlib import Path
 import torch
 from .core import ASSETS, check, set_seed, atomic_dir, atomic_write
-from .model import load_model, moe_blocks
+from .model import load_model
+from .compose import BANK_DIR, base_fingerprint
 from .tasks import SUITE, make_suite
 from .adapters import adapter_config, adapter_label, wrap_model
 from .train import train_adapter
 
 # %% auto #0
-__all__ = ['BANK_DIR', 'BANK_KINDS', 'MULTI', 'BANK_RECIPE', 'base_fingerprint', 'train_bank_adapter', 'build_bank', 'bank_main']
+__all__ = ['BANK_KINDS', 'MULTI', 'BANK_RECIPE', 'train_bank_adapter', 'build_bank', 'bank_main']
 
 # %% ../nbs/17b_bank.ipynb #8c9bac90
-BANK_DIR = ASSETS/"adapters"
 BANK_KINDS = {  # kind -> adapter_config arguments
     "perft-r": dict(variant="R", experts=4, top_k=2, rank=8),
     "lora-qv": dict(variant="lora-qv", rank=8),
@@ -25,13 +25,6 @@ BANK_KINDS = {  # kind -> adapter_config arguments
 MULTI = "multi"   # the name of the adapter trained on every task of the bank
 BANK_RECIPE = dict(n_train=1000, steps=100, multi_steps=300, batch_size=16, lr=1e-2, warmup_steps=10, template="short",
                    train_on_inputs=False, seed=0, threads=1)   # the recipe of 15_compare, fewer steps for one task
-
-def base_fingerprint(model, tokenizer) -> dict:
-    "What an adapter is tied to: the base shape (hidden size, experts, top-k, MoE layers), the vocabulary size and a hash of the vocabulary."
-    g = moe_blocks(model)[0].gate
-    vocab = json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=True).encode()
-    return dict(hidden_size=int(g.weight.shape[-1]), num_experts=int(g.num_experts), top_k=int(g.top_k),
-                num_layers=len(moe_blocks(model)), vocab_size=int(model.config.vocab_size), vocab_sha256=hashlib.sha256(vocab).hexdigest()[:16])
 
 # %% ../nbs/17b_bank.ipynb #0423ce2d
 def train_bank_adapter(kind:str,            # a key of BANK_KINDS

@@ -4,29 +4,36 @@
 
 # %% ../nbs/17_compose.ipynb #3794f6dc
 from __future__ import annotations
-import contextlib, copy, json, re, threading
+import contextlib, copy, hashlib, json, re, threading
 from pathlib import Path
 from typing import NamedTuple, Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
 from peft import PeftModel
-from .core import PerftVizError, check
+from .core import ASSETS, PerftVizError, check
 from .model import moe_blocks
 from .capture import recording, watching, _write
 from .perft.config import PerftConfig
 from .perft.layer import PerftLayer, perft_call, select_topk, _activation
 from .perft.model import perft_layers
-from .bank import base_fingerprint, BANK_DIR
 
 # %% auto #0
-__all__ = ['KINDS', 'STRATEGIES', 'BankAdapter', 'AdapterBank', 'load_bank', 'toy_bank', 'adapter_delta', 'FusedModules',
-           'stack_modules', 'fused_compose', 'Composition', 'OracleRouter', 'LearnedRouter', 'ClusterRouter',
-           'NeuronRouter', 'composing', 'CompositionCapture', 'capture_composition', 'fit_cluster_router',
-           'fit_neuron_router', 'neuron_overlap', 'fit_learned_router', 'evaluate_composition']
+__all__ = ['KINDS', 'BANK_DIR', 'STRATEGIES', 'base_fingerprint', 'BankAdapter', 'AdapterBank', 'load_bank', 'toy_bank',
+           'adapter_delta', 'FusedModules', 'stack_modules', 'fused_compose', 'Composition', 'OracleRouter',
+           'LearnedRouter', 'ClusterRouter', 'NeuronRouter', 'composing', 'CompositionCapture', 'capture_composition',
+           'fit_cluster_router', 'fit_neuron_router', 'neuron_overlap', 'fit_learned_router', 'evaluate_composition']
 
 # %% ../nbs/17_compose.ipynb #306bd9e3
 KINDS = {"PERFT": "perft", "LORA": "lora"}   # peft_type -> bank kind
+BANK_DIR = ASSETS/"adapters"                  # the shipped bank (`perft-viz bank`, perft_viz.bank)
+
+def base_fingerprint(model, tokenizer) -> dict:
+    "What an adapter is tied to: the base shape (hidden size, experts, top-k, MoE layers), the vocabulary size and a hash of the vocabulary."
+    g = moe_blocks(model)[0].gate
+    vocab = json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=True).encode()
+    return dict(hidden_size=int(g.weight.shape[-1]), num_experts=int(g.num_experts), top_k=int(g.top_k),
+                num_layers=len(moe_blocks(model)), vocab_size=int(model.config.vocab_size), vocab_sha256=hashlib.sha256(vocab).hexdigest()[:16])
 
 class BankAdapter(NamedTuple):
     "One adapter of a bank."

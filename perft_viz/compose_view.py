@@ -30,7 +30,7 @@ INTERFERENCE = ASSETS/"compose"/"interference.json"
 
 def weights_figure(cap, tokens:list[str], layer:int) -> go.Figure:
     "Module weight per token at `layer` (modules x tokens)."
-    z = cap.module_weight[layer].T.numpy()
+    z = cap.module_weight[layer].T.tolist()   # lists: plotly would send numpy as binary, which the page cannot count
     fig = go.Figure(go.Heatmap(z=z, x=[f"{i}:{t}" for i, t in enumerate(tokens)], y=list(cap.names), colorscale="Blues", zmin=0, zmax=1))
     fig.update_layout(title=f"Module weights, layer {layer} ({cap.strategy})", height=120 + 30 * len(cap.names), margin=dict(l=160))
     return fig
@@ -38,8 +38,8 @@ def weights_figure(cap, tokens:list[str], layer:int) -> go.Figure:
 def contributions_figure(cap, tokens:list[str], layer:int) -> go.Figure:
     "Norm of each module's weighted contribution per token at `layer`, next to the MoE output's norm."
     x = [f"{i}:{t}" for i, t in enumerate(tokens)]
-    fig = go.Figure([go.Bar(x=x, y=cap.module_out_norm[layer][:, i].numpy(), name=n) for i, n in enumerate(cap.names)])
-    fig.add_trace(go.Scatter(x=x, y=cap.moe_out_norm[layer].numpy(), name="MoE output", mode="lines+markers", line=dict(color="black", dash="dot")))
+    fig = go.Figure([go.Bar(x=x, y=cap.module_out_norm[layer][:, i].tolist(), name=n) for i, n in enumerate(cap.names)])
+    fig.add_trace(go.Scatter(x=x, y=cap.moe_out_norm[layer].tolist(), name="MoE output", mode="lines+markers", line=dict(color="black", dash="dot")))
     fig.update_layout(title=f"What each module adds (norm), layer {layer}", barmode="stack", yaxis=dict(type="log", title="norm"), height=350)
     return fig
 

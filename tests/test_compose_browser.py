@@ -3,7 +3,7 @@ import os
 import pytest
 from playwright.sync_api import sync_playwright
 from conftest import ROOT
-from test_app_browser import CHROMIUM, ARGS, plot_rows, wait_plot
+from test_app_browser import CHROMIUM, ARGS, open_app, plot_rows, wait_plot
 
 
 @pytest.fixture(scope="module")
@@ -11,7 +11,7 @@ def page(app_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         pg = browser.new_page(viewport={"width": 1280, "height": 1600})
-        pg.goto(app_url, wait_until="networkidle")
+        open_app(pg, app_url)
         pg.get_by_role("tab", name="Compose").click()
         yield pg
         browser.close()
@@ -28,9 +28,8 @@ def test_compose_shows_weights_contributions_and_answers(page):
     wait_status(page, "module(s)")
     wait_plot(page, "#c-weights")
     assert plot_rows(page, "#c-weights") == 4                 # the four single-task modules, one row each
-    rows = page.locator("#c-answers tbody tr").count()
-    assert rows == 6                                          # base, four single adapters, the composition
-    assert "routed: oracle" in page.locator("#c-answers").inner_text()
+    text = page.locator("#c-answers").inner_text()          # base, four single adapters, the composition
+    assert all(n in text for n in ("base model", "perft-r/operator", "perft-r/clause_kind", "composed (routed: oracle"))
     assert plot_rows(page, "#c-matrix") > 10                  # the committed interference matrix
     page.screenshot(path=str(ROOT / "assets" / "screenshot-compose.png"), full_page=False)
 

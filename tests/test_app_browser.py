@@ -1,5 +1,5 @@
 """The app in a real headless Chromium (Debian's /usr/bin/chromium, driven by playwright)."""
-import shutil
+import contextlib, shutil
 import pytest
 from playwright.sync_api import sync_playwright
 from conftest import ROOT, n_routed
@@ -15,14 +15,20 @@ def open_app(pg, url):
     pg.wait_for_selector("#route-btn", timeout=60_000)
 
 
-@pytest.fixture(scope="module")
-def page(app_url):
+@contextlib.contextmanager
+def app_page(url, height=1400):
+    "A headless Chromium page with the app loaded; the browser closes on exit."
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1280, "height": 1400})
-        open_app(pg, app_url)
-        yield pg
-        browser.close()
+        pg = browser.new_page(viewport={"width": 1280, "height": height})
+        open_app(pg, url)
+        try: yield pg
+        finally: browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with app_page(app_url) as pg: yield pg
 
 
 def plot_rows(page, sel):

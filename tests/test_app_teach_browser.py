@@ -1,18 +1,12 @@
 """The teaching views in a real headless Chromium: the page explains itself, a clicked token is followed, analyses, geometry, compare."""
 import re
 import pytest
-from playwright.sync_api import sync_playwright
 from conftest import ROOT, n_routed
-from test_app_browser import CHROMIUM, ARGS, plot_rows, open_app
+from test_app_browser import app_page, plot_rows
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1280, "height": 1400})
-        open_app(pg, app_url)
-        yield pg
-        browser.close()
+    with app_page(app_url) as pg: yield pg
 
 def text_has(page, sel, s, timeout=90_000):
     "Wait until the element `sel` exists and its text contains `s`."

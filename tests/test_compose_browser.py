@@ -1,20 +1,15 @@
 """The app's Compose tab in a real headless Chromium: compose the shipped bank, see module weights and answers, bad input."""
 import os
 import pytest
-from playwright.sync_api import sync_playwright
 from conftest import ROOT
-from test_app_browser import CHROMIUM, ARGS, open_app, plot_rows, wait_plot
+from test_app_browser import app_page, plot_rows, wait_plot
 
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1280, "height": 1600})
-        open_app(pg, app_url)
+    with app_page(app_url, height=1600) as pg:
         pg.get_by_role("tab", name="Compose").click()
         yield pg
-        browser.close()
 
 
 def wait_status(page, text, timeout=120_000):

@@ -113,30 +113,40 @@ class SessionStore:
         self.slots, self.copy_lock = TrainSlots(self.limits.train_slots), copy_lock or threading.Lock()
         self.sessions: dict[str, AppSession] = {}
         self.lock = threading.Lock()
+        self.on_close: list = []   # fn(key) run when a session is freed, outside the lock (e.g. the Compose view drops its adapter)
 
     def get(self, key:str|None) -> AppSession:
         "The session of `key` (made on first use); refreshes its idle clock."
         check(bool(key), "This request has no session.", "Reload the page.")
         with self.lock:
-            self.sweep()
+            freed = self.sweep()
             s = self.sessions.get(key)
             if s is None:
                 check(len(self.sessions) < self.limits.max_sessions, f"The server holds {len(self.sessions)} sessions, its limit.",
                       "Try again in a few minutes.")
                 s = self.sessions[key] = AppSession(key, self.loaded, self.slots, self.copy_lock)
             s.last_used = time.monotonic()
-            return s
+        self._notify(freed)
+        return s
 
     def close(self, key:str|None):
         "Free `key`'s session (its page closed)."
         with self.lock: s = self.sessions.pop(key, None)
-        if s is not None: s.close()
+        if s is not None: s.close(); self._notify([key])
 
-    def sweep(self):
-        "Free every session unused for `idle_s` (called with the lock held)."
+    def sweep(self) -> list[str]:
+        "Free every session unused for `idle_s` (called with the lock held); their keys."
         now = time.monotonic()
-        for k in [k for k, s in self.sessions.items() if now - s.last_used > self.limits.idle_s]:
-            self.sessions.pop(k).close()
+        gone = [k for k, s in self.sessions.items() if now - s.last_used > self.limits.idle_s]
+        for k in gone: self.sessions.pop(k).close()
+        return gone
+
+    def _notify(self, keys:list[str]):
+        for k in keys:
+            for fn in self.on_close:
+                try: fn(k)
+                except Exception: log.exception("on_close of a session failed")
+
 
 # %% ../nbs/16a_app_session.ipynb #26b60b67
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")

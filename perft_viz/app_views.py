@@ -25,8 +25,8 @@ from .teaching_plots import (token_path_figure, divergence_figure, changed_highl
                                       coact_figure, geometry_figure)
 
 # %% auto #0
-__all__ = ['INTRO', 'GLOSSARY', 'ROUTER_ABOUT', 'as_layer', 'adapter_model', 'clicked_token', 'train_guide', 'TeachView',
-           'compare_tab', 'analyses_tab', 'geometry_tab']
+__all__ = ['INTRO', 'GLOSSARY', 'ROUTER_ABOUT', 'SOURCES', 'as_layer', 'adapter_model', 'clicked_token', 'train_guide',
+           'TeachView', 'compare_tab', 'analyses_tab', 'geometry_tab']
 
 # %% ../nbs/20b_app_views.ipynb #f3b24db5
 INTRO = ("**What you are looking at.** In a mixture-of-experts (MoE) model, each layer's feed-forward part is split into many small "
@@ -170,25 +170,46 @@ def heldout(self:TeachView, run, # a LiveRun (its trained model, tasks and promp
             f"| task | base | adapted |\n|---|---|---|\n{rows}")
 
 # %% ../nbs/20b_app_views.ipynb #19801955
-def compare_tab(teach:TeachView, handler, adapter_of, prompt:str):
-    "The Compare tab: base vs the visitor's adapted model on one prompt."
+SOURCES = ("your adapter", "a shipped adapter", "a composition")   # what Compare puts next to the base model
+
+def compare_tab(teach:TeachView, handler, adapter_of, prompt:str,
+                compose=None,   # the Compose view (perft_viz.compose_view.ComposeView): shipped adapters and compositions; None = yours only
+                own_of=None):   # own_of(session) -> the visitor's OwnAdapter for compositions
+    "The Compare tab: base vs the visitor's adapter, a shipped adapter or a composition, on one prompt."
+    from perft_viz.compose_view import STRATEGY_CHOICES, OWN
+    from perft_viz.tasks import SUITE
     with gr.Tab("Compare"):
-        gr.Markdown("The same prompt through the frozen model and through the model with **your adapter** (train one in Train, or upload "
-                    "one in Adapter). The bars say how far the adapter moved each layer's base router (Jensen-Shannon divergence, "
-                    "0 = unchanged, 1 bit = nothing in common); the strip marks the tokens whose top-1 expert changed at the chosen layer.")
+        gr.Markdown("The same prompt through the frozen model and through an **adapted** one: your adapter (train one in Train, or upload "
+                    "one in Adapter), a shipped adapter, or a composition. The bars say how far the adapter moved each layer's base router "
+                    "(Jensen-Shannon divergence, 0 = unchanged, 1 bit = nothing in common); the strip marks the tokens whose top-1 expert "
+                    "changed at the chosen layer; the last figure puts the adapter's output next to the MoE's on a log scale.")
         with gr.Row():
             c_prompt = gr.Textbox(label="Prompt (Enter compares)", value=prompt, lines=1, max_lines=4, scale=4, elem_id="c-prompt")
             c_layer = gr.Slider(0, teach.n_layers - 1, value=teach.n_layers - 1, step=1, label="Layer", scale=1, elem_id="c-layer")
+        sources = SOURCES if compose is not None else SOURCES[:1]
+        with gr.Row(visible=compose is not None):
+            c_source = gr.Radio(list(sources), value=sources[0], label="Adapted model", elem_id="cmp-source", scale=2)
+            mods = compose.modules() if compose is not None else []
+            c_shipped = gr.Dropdown(mods, value=mods[0] if mods else None, label="Shipped adapter", elem_id="cmp-shipped", scale=1)
+            c_strategy = gr.Dropdown(list(STRATEGY_CHOICES), value="parallel", label="Composition strategy", elem_id="cmp-strategy", scale=1)
+            c_task = gr.Dropdown(list(SUITE), value=SUITE[0], label="Task (oracle router)", elem_id="cmp-task", scale=1)
+        singles = [n for n in mods if len(compose.bank[n].tasks) == 1] if compose is not None else []
+        c_mods = gr.CheckboxGroup([(n, n) for n in mods] + [("your adapter", OWN)], value=singles, label="Composition adapters",
+                                  elem_id="cmp-adapters", visible=compose is not None)
         c_run = gr.Button("Compare base and adapted", variant="primary", elem_id="compare-btn")
         c_md = gr.Markdown(elem_id="c-status")
         c_div = gr.Plot(label="Base routers moved by the adapter", elem_id="divergence")
         c_changed = gr.HighlightedText(label="Tokens whose top-1 expert changed", color_map={"changed": "#ffb3b3"}, show_legend=False,
                                        elem_id="changed")
         c_norms = gr.Plot(label="Adapter output vs MoE output (log scale)", elem_id="c-norms")
-        def compare(prompt, layer, session=None): return teach.compare(prompt, layer, adapter_of(session))
+        def compare(prompt, layer, source, shipped, names, strategy, task, session=None):
+            if source == SOURCES[1]: return compose.compare(prompt, layer, [shipped] if shipped else [], "parallel", task, own_of(session) if own_of else None)
+            if source == SOURCES[2]: return compose.compare(prompt, layer, names, strategy, task, own_of(session) if own_of else None)
+            return teach.compare(prompt, layer, adapter_of(session))
         fn = handler(compare, 4)
         for i, trigger in enumerate((c_run.click, c_prompt.submit, c_layer.release)):
-            trigger(fn, [c_prompt, c_layer], [c_div, c_changed, c_norms, c_md], api_name="compare" if i == 0 else False)
+            trigger(fn, [c_prompt, c_layer, c_source, c_shipped, c_mods, c_strategy, c_task], [c_div, c_changed, c_norms, c_md],
+                    api_name="compare" if i == 0 else False)
 
 # %% ../nbs/20b_app_views.ipynb #50adf673
 def analyses_tab(teach:TeachView, handler):

@@ -173,6 +173,19 @@ def toy_bank(tmp, # a directory for the adapters' files
         bank.load(f"{tmp}/a{i}", f"perft/t{i}" if i < n_perft else f"lora/t{i}", tasks=(f"t{i}",))
     return bank
 
+# %% ../nbs/17_compose.ipynb #4903b7a2
+@torch.no_grad()
+def _unload(self:AdapterBank, name:str):
+    "Remove adapter `name` from the bank and its weights from the kind's peft model."
+    with self.lock:
+        a = self[name]
+        pm = self.model(a.kind)
+        check(len(pm.peft_config) > 1, f"Adapter '{name}' is the last {a.kind} adapter of the bank.", "Keep it, or build a new bank.")
+        check(a.key not in pm.base_model.active_adapters, f"Adapter '{name}' is the {a.kind} model's active adapter.", "Unload another one.")
+        pm.delete_adapter(a.key)
+        del self.adapters[name]
+AdapterBank.unload = _unload
+
 # %% ../nbs/17_compose.ipynb #3b01d215
 STRATEGIES = ("parallel", "serial", "hybrid", "routed")
 

@@ -4,25 +4,32 @@
 
 # %% ../nbs/17c_compose_view.ipynb #8420728a
 from __future__ import annotations
-import json, threading
+import hashlib, json, shutil, tempfile, threading
 from pathlib import Path
+from typing import NamedTuple
 import torch
 import plotly.graph_objects as go
 from datasets import Dataset
-from .core import ASSETS, check
+from .core import ASSETS, PerftVizError, check
 from .tasks import SUITE, SYNTHETIC_TASKS, format_prompt, make_suite
 from .collate import tokenize_records, Collator
 from .evaluate import generate_responses
-from .compose import (AdapterBank, OracleRouter, capture_composition, composing, fit_cluster_router, fit_neuron_router)
+from .capture import capture_prompt
+from .teaching import routing_diff, diff_takeaway
+from .teaching_plots import divergence_figure, changed_highlights
+from .compose import (AdapterBank, OracleRouter, CompositionCapture, capture_composition, composing, fit_cluster_router,
+                               fit_neuron_router, fit_learned_router)
 from .merge import merge
+from .perft.config import PerftConfig
 
 # %% auto #0
-__all__ = ['STRATEGY_CHOICES', 'INTERFERENCE', 'weights_figure', 'contributions_figure', 'interference_figure', 'ComposeView',
-           'compose_tab', 'compose_view_for']
+__all__ = ['STRATEGY_CHOICES', 'INTERFERENCE', 'OWN', 'weights_figure', 'contributions_figure', 'interference_figure',
+           'OwnAdapter', 'ComposeView', 'compose_tab', 'compose_view_for']
 
 # %% ../nbs/17c_compose_view.ipynb #a059e9c0
 STRATEGY_CHOICES = {   # label -> (strategy or 'merge', router kind or merge method)
-    "routed: oracle (task id)": ("routed", "oracle"), "routed: k-means": ("routed", "k-means"),
+    "routed: oracle (task id)": ("routed", "oracle"), "routed: learned module router": ("routed", "learned"),
+    "routed: k-means": ("routed", "k-means"),
     "routed: neurons (ADAPT-Q)": ("routed", "neurons"), "parallel": ("parallel", None), "serial": ("serial", None),
     "hybrid": ("hybrid", None), "merge: task arithmetic": ("merge", "task_arithmetic"), "merge: TIES": ("merge", "ties"),
     "merge: DARE-TIES": ("merge", "dare_ties")}
@@ -55,24 +62,42 @@ def interference_figure(path=INTERFERENCE) -> go.Figure|None:
     return fig
 
 # %% ../nbs/17c_compose_view.ipynb #0f4ef627
-class ComposeView:
-    "The Compose tab's state and handler."
-    def __init__(self, bank:AdapterBank, template:str="short", fit_prompts:int=16):
-        self.bank, self.template, self.fit_prompts = bank, template, fit_prompts
-        self._routers, self._lock = {}, threading.Lock()
+OWN = "yours"   # the value naming the visitor's own adapter in a request; the view maps it to that visitor's adapter
 
-    def modules(self) -> list[str]: return self.bank.names("perft")
+class OwnAdapter(NamedTuple):
+    "A visitor's own adapter, as the app hands it to the view."
+    owner: str      # the visitor's session key (never shown, never part of a path)
+    model: object   # a peft model on a copy of the served base (trained or uploaded)
+    label: str      # e.g. 'PERFT-R Top2/8'
+    tasks: tuple    # the suite tasks it was trained on; () = unknown (uploaded)
+
+class ComposeView:
+    "The Compose tab's state and handlers."
+    def __init__(self, bank:AdapterBank, template:str="short", fit_prompts:int=16,
+                 learned_examples:int=100, learned_steps:int=100):   # the learned router's recipe (as 17d_interference)
+        self.bank, self.template, self.fit_prompts = bank, template, fit_prompts
+        self.learned_examples, self.learned_steps = learned_examples, learned_steps
+        self.shipped = tuple(bank.names("perft"))                  # what every visitor may pick
+        self._routers, self._lock = {}, threading.RLock()          # the lock: one request at a time changes or runs the bank
+        self._own, self._version = {}, 0                           # owner -> (OwnAdapter, bank name)
+
+    def modules(self) -> list[str]: return list(self.shipped)
 
     def _groups(self, names):
         col = Collator(self.bank.tokenizer.pad_token_id)
         out = []
         for n in names:
             tasks = [t for t in self.bank[n].tasks if t in SYNTHETIC_TASKS]
-            check(tasks, f"Adapter '{n}' has no suite task to fit a router on.", "Use the oracle router, a sum or a merge for it.")
+            check(tasks, f"Adapter '{n}' has no suite task to fit a router on.", "Use the learned module router, a sum or a merge for it.")
             recs = tokenize_records(make_suite(self.fit_prompts, 1, tuple(tasks)), self.bank.tokenizer, self.template, 256, True)
             b = col([recs[i] for i in range(len(recs))])
             out.append([{"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]}])
         return out
+
+    def _learned(self, names):
+        tasks = tuple(dict.fromkeys(t for n in names for t in self.bank[n].tasks if t in SYNTHETIC_TASKS)) or SUITE
+        with torch.enable_grad():   # requests run under no_grad; the router trains
+            return fit_learned_router(self.bank, names, make_suite(self.learned_examples, 1, tasks), steps=self.learned_steps, template=self.template)
 
     def router(self, kind:str, names:tuple, task:str):
         "The router of `kind` over modules `names` (fitted once per selection); for the oracle, with the task id to pass."
@@ -83,76 +108,225 @@ class ComposeView:
             return OracleRouter(torch.tensor([owners[0]]), len(names)), torch.tensor([0])
         with self._lock:
             if (kind, names) not in self._routers:
-                fit = fit_cluster_router if kind == "k-means" else fit_neuron_router
-                self._routers[(kind, names)] = fit(self.bank, self._groups(names))
+                fit = {"k-means": fit_cluster_router, "neurons": fit_neuron_router}.get(kind)
+                self._routers[(kind, names)] = self._learned(names) if kind == "learned" else fit(self.bank, self._groups(names))
         return self._routers[(kind, names)], None
+
+# %% ../nbs/17c_compose_view.ipynb #160ef744
+def _tag(owner:str) -> str: return hashlib.sha1(owner.encode()).hexdigest()[:8]   # the app's session tag (app_session.text_tag)
+
+def _sync(self:ComposeView, own:OwnAdapter|None) -> str|None:
+    "The bank name of `own`'s adapter, loaded (again when the visitor trained or uploaded a new one); None if there is none."
+    if own is None: return None
+    with self._lock:
+        have = self._own.get(own.owner)
+        if have is not None and have[0].model is own.model: return have[1]
+        self.forget(own.owner)
+        if own.model is None: return None
+        cfg = own.model.peft_config[own.model.active_adapter]
+        check(isinstance(cfg, PerftConfig), f"Your adapter is {own.label}: LoRA changes the base weights in place, so it has no module output "
+              "to compose with the bank's PERFT modules.", "Train or upload a PERFT adapter (variant S, D, R or E) to compose it here.")
+        check(cfg.placement == "parallel", f"Your adapter has placement={cfg.placement!r}.", "Train one with placement 'parallel': the strategies set where each module sits.")
+        self._version += 1
+        name = f"own-{_tag(own.owner)}/v{self._version}"
+        tmp = Path(tempfile.mkdtemp(prefix="perft-viz-own-"))
+        try:
+            own.model.save_pretrained(tmp, selected_adapters=[own.model.active_adapter])   # safetensors, read back by the bank's checks
+            d = tmp if (tmp/"adapter_config.json").exists() else tmp/own.model.active_adapter
+            self.bank.load(d, name, own.tasks, f"your adapter: {own.label}")
+        finally: shutil.rmtree(tmp, ignore_errors=True)
+        self._own[own.owner] = (own, name)
+        return name
+ComposeView.sync = _sync
+
+def _forget(self:ComposeView, owner:str):
+    "Take `owner`'s adapter, the merges made from it and the routers fitted with it out of the bank (the visitor left or has a new one)."
+    with self._lock:
+        _, name = self._own.pop(owner, (None, None))
+        if name is None: return
+        for n in [n for n in self.bank.names() if n == name or name.replace("/", "-") in n]: self.bank.unload(n)
+        for k in [k for k in self._routers if name in k[1]]: del self._routers[k]
+ComposeView.forget = _forget
+
+def _resolve(self:ComposeView, names, own:OwnAdapter|None=None) -> tuple:
+    "Bank names of a request's picks: shipped names as they are, `OWN` as the asking visitor's own adapter."
+    out = []
+    for n in names or ():
+        if n == OWN:
+            name = self.sync(own)
+            check(name is not None, "You have no adapter of your own yet.", "Train one in the Train tab (or upload one in the Adapter tab), then pick it here.")
+            out.append(name)
+        else:
+            check(n in self.shipped, f"The bank has no adapter named {n!r}.", f"Pick from {list(self.shipped)}, or '{OWN}' for your own adapter.")
+            out.append(n)
+    return tuple(out)
+ComposeView.resolve = _resolve
+
+def _choices(self:ComposeView, own:OwnAdapter|None=None) -> list[tuple[str, str]]:
+    "(label, value) of what this visitor may pick: the shipped adapters, and their own adapter if they have one."
+    mine = [(f"your adapter: {own.label}", OWN)] if own is not None and own.model is not None else []
+    return [(n, n) for n in self.shipped] + mine
+ComposeView.choices = _choices
+
+def _own_note(self:ComposeView, own:OwnAdapter|None=None) -> str:
+    if own is None or own.model is None:
+        return "You have no adapter of your own yet: train one in Train (or upload one in Adapter) to compose it with the bank."
+    tasks = f"trained on {', '.join(own.tasks)}" if own.tasks else "uploaded, tasks unknown"
+    return f"**Your adapter** ({own.label}, {tasks}; session {_tag(own.owner)}) is in the list as *your adapter*."
+ComposeView.own_note = _own_note
+
+def _readable(self:ComposeView, text:str) -> str:
+    "`text` with the private names of own adapters replaced by 'your adapter'."
+    for _, name in self._own.values(): text = text.replace(f"'{name}'", "your adapter").replace(name.replace("/", "-"), "yours").replace(name, "your adapter")
+    return text
+ComposeView.readable = _readable
+ComposeView.shown = lambda self, n: self.bank[n].label if n.startswith("own-") else self.readable(n)   # a module's name on the page
 
 # %% ../nbs/17c_compose_view.ipynb #2c635a95
 def _answer(model, tok, task, input, template) -> str:
     ds = Dataset.from_list([dict(instruction=SYNTHETIC_TASKS[task].instruction, input=input, answer="", task=task)])
     return generate_responses(model, tok, ds, template, batch_size=1)[0].strip()
 
-@torch.no_grad()
-def _compose(self:ComposeView, names, label:str, task:str, input:str, layer:int):
-    "(module weights figure, contributions figure, answers as rows [who, answer], status)."
-    names = tuple(names or ())
-    check(names, "No adapters selected.", f"Pick one or more from {self.modules()}.")
+def _plan(self:ComposeView, names:tuple, label:str, task:str) -> tuple[tuple, str, dict]:
+    "(bank names to run, strategy for `composing`, its keywords) for modules `names` (bank names) composed by strategy `label`."
+    check(names, "No adapters selected.", f"Pick one or more from {self.modules()} (or your own adapter).")
     check(label in STRATEGY_CHOICES, f"Strategy {label!r} is unknown.", f"Use one of {tuple(STRATEGY_CHOICES)}.")
     check(task in SYNTHETIC_TASKS, f"Task {task!r} is unknown.", f"Use one of {tuple(SYNTHETIC_TASKS)}.")
-    check(isinstance(input, str) and 0 < len(input.strip()) <= 200, "The input is empty or longer than 200 characters.", "Type a short task input.")
     strategy, arg = STRATEGY_CHOICES[label]
-    kw, run_names = {}, names
+    mine = [n for n in names if n.startswith("own-")]
+    if arg == "oracle" and mine:
+        t = self.bank[mine[0]].tasks
+        check(len(t) == 1, f"The oracle router sends each task to the adapter trained on it alone; your adapter ("
+              f"{'trained on ' + ', '.join(t) if t else 'uploaded, tasks unknown'}) has no single task id.",
+              "Deselect it, or compose it with the learned module router, parallel, serial, hybrid or a merge.")
+    if arg in ("k-means", "neurons") and mine:
+        check(self.bank[mine[0]].tasks, f"The {arg} router is fitted on each module's task data; your adapter was uploaded, so its tasks are unknown.",
+              "Compose it with the learned module router (it learns from mixed-task data), parallel, serial, hybrid or a merge.")
     if strategy == "merge":
-        merged = f"merge.{arg}.{'+'.join(n.split('/')[-1] for n in names)}"
+        merged = f"merge.{arg}.{'+'.join(n.replace('/', '-') for n in names)}"
         with self.bank.lock:
             if merged not in self.bank.adapters: merge(self.bank, names, merged, arg)
-        run_names, strategy = (merged,), "parallel"
-    elif strategy == "routed":
+        return (merged,), "parallel", {}
+    kw = {}
+    if strategy == "routed":
         kw["router"], tid = self.router(arg, names, task)
         if tid is not None: kw["task_ids"] = tid
-    tok = self.bank.tokenizer
-    prompt = format_prompt(SYNTHETIC_TASKS[task].instruction, input, self.template)
-    ids = tok(prompt, return_tensors="pt").input_ids
+    return names, strategy, kw
+ComposeView.plan = _plan
+
+def _pending(self:ComposeView, names, label:str, own:OwnAdapter|None=None) -> str:
+    "A status line for while the request runs: what has to be fitted first, if anything."
+    kind = STRATEGY_CHOICES.get(label, (None, None))[1]
+    try: key = (kind, self.resolve(names, own))
+    except PerftVizError: return "Composing..."
+    if kind == "learned" and key not in self._routers:
+        return (f"Fitting the learned module router over {len(key[1])} modules (adapters frozen, {self.learned_steps} steps on mixed-task data; "
+                "about half a minute, once per selection), then composing...")
+    if kind in ("k-means", "neurons") and key not in self._routers: return f"Fitting the {kind} router on each module's task data, then composing..."
+    return "Composing..."
+ComposeView.pending = _pending
+
+# %% ../nbs/17c_compose_view.ipynb #c4309a16
+@torch.no_grad()
+def _compose(self:ComposeView, names, label:str, task:str, input:str, layer:int, own:OwnAdapter|None=None):
+    "(module weights figure, contributions figure, answers as rows [who, answer], status)."
+    check(names, "No adapters selected.", f"Pick one or more from {self.modules()} (or your own adapter).")
+    check(isinstance(input, str) and 0 < len(input.strip()) <= 200, "The input is empty or longer than 200 characters.", "Type a short task input.")
     L = self.bank.shape["num_layers"]
-    check(0 <= int(layer) < L, f"layer={layer} is out of range.", f"Pick a layer in 0..{L - 1}.")
-    cap = capture_composition(self.bank, run_names, ids, strategy, **kw)
+    check(layer is not None and float(layer).is_integer() and 0 <= int(layer) < L, f"layer={layer} is out of range.", f"Pick a layer in 0..{L - 1}.")
+    layer = int(layer)
+    with self._lock:
+        try:
+            names = self.resolve(names, own)
+            run_names, strategy, kw = self.plan(names, label, task)
+            tok = self.bank.tokenizer
+            ids = tok(format_prompt(SYNTHETIC_TASKS[task].instruction, input, self.template), return_tensors="pt").input_ids
+            cap = capture_composition(self.bank, run_names, ids, strategy, **kw)
+            answers = [["base model", _answer(self.bank.base, tok, task, input, self.template)]]
+            for n in names:
+                with composing(self.bank, [n]) as m: answers.append([self.shown(n), _answer(m, tok, task, input, self.template)])
+            with composing(self.bank, run_names, strategy, **kw) as m: answers.append([f"composed ({label})", _answer(m, tok, task, input, self.template)])
+        except PerftVizError as e: raise PerftVizError(self.readable(str(e))) from None
     tokens = [tok.decode([i]) for i in ids[0]]
-    answers = [["base model", _answer(self.bank.base, tok, task, input, self.template)]]
-    for n in names:
-        with composing(self.bank, [n]) as m: answers.append([n, _answer(m, tok, task, input, self.template)])
-    with composing(self.bank, run_names, strategy, **kw) as m: answers.append([f"composed ({label})", _answer(m, tok, task, input, self.template)])
-    share = (cap.module_out_norm[int(layer)].sum(-1) / cap.moe_out_norm[int(layer)]).mean()
-    status = f"{len(run_names)} module(s), {label}: {len(tokens)} tokens; at layer {layer} the modules add {float(share):.2f}x the MoE output's norm."
-    return weights_figure(cap, tokens, int(layer)), contributions_figure(cap, tokens, int(layer)), answers, status
+    cap = cap._replace(names=tuple(self.shown(n) for n in cap.names))
+    share = (cap.module_out_norm[layer].sum(-1) / cap.moe_out_norm[layer]).mean()
+    mine = f" Your adapter (session {_tag(own.owner)}) is one of them." if any(n.startswith("own-") for n in names) else ""
+    status = f"{len(run_names)} module(s), {label}: {len(tokens)} tokens; at layer {layer} the modules add {float(share):.2f}x the MoE output's norm.{mine}"
+    return weights_figure(cap, tokens, layer), contributions_figure(cap, tokens, layer), answers, status
 ComposeView.compose = _compose
 
+# %% ../nbs/17c_compose_view.ipynb #cc92682d
+def _cache_capture(cache:dict, names:tuple, strategy:str, L:int) -> CompositionCapture:
+    "The per-module capture points of a composed forward that `capture_prompt` recorded."
+    stack = lambda h: torch.stack([cache[f"layers.{l}.compose.{h}"] for l in range(L)])
+    return CompositionCapture(tuple(names), strategy, stack("hook_module_weight"), stack("hook_module_out_norm"), stack("hook_moe_out_norm"), None, cache)
+
+@torch.no_grad()
+def _compare(self:ComposeView, prompt:str, layer, names, label:str="parallel", task:str=SUITE[0], own:OwnAdapter|None=None):
+    "(JS divergence of the base routers per layer, tokens whose top-1 expert changed at `layer`, module vs MoE output norms, takeaway): base vs a shipped adapter or a composition."
+    L = self.bank.shape["num_layers"]
+    check(layer is not None and float(layer).is_integer() and 0 <= int(layer) < L, f"layer={layer} is out of range.", f"Pick a layer in 0..{L - 1}.")
+    layer, tok = int(layer), self.bank.tokenizer
+    with self._lock:
+        try:
+            names = self.resolve(names, own)
+            run_names, strategy, kw = self.plan(names, label, task)
+            base = capture_prompt(self.bank.base, tok, prompt)
+            with composing(self.bank, run_names, strategy, **kw) as m: ad = capture_prompt(m, tok, prompt)
+        except PerftVizError as e: raise PerftVizError(self.readable(str(e))) from None
+    diff = routing_diff(base.capture, ad.capture)
+    cap = _cache_capture(ad.capture.cache, tuple(self.shown(n) for n in run_names), strategy, L)
+    ratio = float((cap.module_out_norm[layer].sum(-1) / cap.moe_out_norm[layer].clamp_min(1e-12)).median())
+    who = self.shown(names[0]) if len(names) == 1 and label == "parallel" else f"{label} of {', '.join(self.shown(n) for n in names)}"
+    note = (f"Base vs {who}. {diff_takeaway(diff, base.tokens)} At layer {layer} the modules add {ratio:.2g}x the MoE output's norm "
+            f"(median over tokens). {base.notice}").strip()
+    return divergence_figure(diff), changed_highlights(diff, base.tokens, layer), contributions_figure(cap, base.tokens, layer), note
+ComposeView.compare = _compare
+
 # %% ../nbs/17c_compose_view.ipynb #d0d96f24
-def compose_tab(view:ComposeView, layer_default:int=0):
-    "The Compose tab's components and event, inside the current `gr.Blocks` context; returns the button."
+def _plain(fn, n:int):
+    "A handler without sessions (a view served on its own): errors become the status line, the other outputs are cleared."
+    def wrapped(*args):
+        try: return fn(*args, session=None)
+        except PerftVizError as e: return (*[None] * (n - 1), f"**Cannot do that:** {e}") if n > 1 else f"**Cannot do that:** {e}"
+    return wrapped
+
+def compose_tab(view:ComposeView, layer_default:int=0,
+                handler=None,   # handler(fn, n_outputs): wraps fn(*inputs, session=...) for the page (the app's, with sessions)
+                own_of=None,    # own_of(session) -> OwnAdapter | None: the visitor's own adapter
+                tab=None):      # the gr.Tab holding this view: opening it refreshes the visitor's list
+    "The Compose tab's components and events, inside the current `gr.Blocks` context; returns the button."
     import gradio as gr
-    from perft_viz.core import PerftVizError
-    mods = view.modules()
-    singles = [n for n in mods if len(view.bank[n].tasks) == 1]
-    gr.Markdown("Compose adapters of the shipped bank (one PERFT-R adapter per suite task, and `multi` trained on all): pick "
-                "adapters and a strategy; see which module each token used, what each added next to the MoE output, and the answers.")
+    handler, own_of = handler or _plain, own_of or (lambda session: None)
+    singles = [n for n in view.modules() if len(view.bank[n].tasks) == 1]
+    gr.Markdown("Compose adapters of the shipped bank (one PERFT-R adapter per suite task, and `multi` trained on all), and **your own "
+                "adapter** (trained in Train or uploaded in Adapter; only you see it): pick adapters and a strategy; see which module "
+                "each token used, what each added next to the MoE output, and the answers.")
+    own_md = gr.Markdown(view.own_note(None), elem_id="c-own")
     with gr.Row():
-        names = gr.CheckboxGroup(mods, value=singles, label="Adapters (modules)", elem_id="c-adapters", scale=3)
+        names = gr.CheckboxGroup(view.choices(None), value=singles, label="Adapters (modules)", elem_id="c-adapters", scale=3)
         strategy = gr.Dropdown(list(STRATEGY_CHOICES), value=list(STRATEGY_CHOICES)[0], label="Strategy", elem_id="c-strategy", scale=1)
     with gr.Row():
-        task = gr.Dropdown(list(SUITE), value=SUITE[0], label="Task", scale=1)
+        task = gr.Dropdown(list(SUITE), value=SUITE[0], label="Task", scale=1, elem_id="c-task")
         input = gr.Textbox(value="12 + 7 = 19", label="Input", elem_id="c-input", scale=2)
         layer = gr.Slider(0, view.bank.shape["num_layers"] - 1, value=layer_default, step=1, label="Layer", scale=1)
     run = gr.Button("Compose", variant="primary", elem_id="compose-btn")
-    status = gr.Markdown(elem_id="c-status")
+    status = gr.Markdown(elem_id="compose-status")
     answers = gr.Dataframe(headers=["model", "answer"], label="Answers", elem_id="c-answers", interactive=False)
     with gr.Row():
         weights = gr.Plot(label="Module weights (modules x tokens)", elem_id="c-weights")
         contrib = gr.Plot(label="Contributions", elem_id="c-contrib")
     gr.Plot(value=interference_figure(), label="Interference matrix (committed, nbs/17d_interference)", elem_id="c-matrix")
-    def handler(n, s, t, x, l):
-        try: return view.compose(n, s, t, x, l)
-        except PerftVizError as e: return None, None, None, f"**Cannot do that:** {e}"
-    run.click(handler, [names, strategy, task, input, layer], [weights, contrib, answers, status], api_name="compose")
+    def refresh(current, session=None):
+        own = own_of(session)
+        allowed = view.choices(own)
+        keep = [v for v in (current or []) if v in {v for _, v in allowed}]
+        return gr.update(choices=allowed, value=keep), view.own_note(own)
+    def pending(n, s, session=None): return view.pending(n, s, own_of(session))
+    def compose(n, s, t, x, l, session=None): return view.compose(n, s, t, x, l, own_of(session))
+    if tab is not None: tab.select(handler(refresh, 2), names, [names, own_md], api_name="compose_adapters")
+    run.click(handler(pending, 1), [names, strategy], status, api_name=False).then(
+        handler(compose, 4), [names, strategy, task, input, layer], [weights, contrib, answers, status], api_name="compose")
     return run
 
 # %% ../nbs/17c_compose_view.ipynb #da5d10e6

@@ -17,7 +17,7 @@ from .plots import (routing_heatmap, top1_highlights, expert_colors, load_heatma
                              live_load_figure, perft_routing_figure, norms_figure)
 from .adapters import ADAPTER_KINDS, kinds_taking
 from .live import LiveRun
-from .compose_view import compose_view_for, compose_tab
+from .compose_view import compose_view_for, compose_tab, own_adapter
 from .tasks import SUITE, SYNTHETIC_TASKS, format_prompt
 from .app_views import (INTRO, GLOSSARY, TeachView, as_layer, clicked_token, adapter_model, compare_tab, analyses_tab,
                                  geometry_tab, train_guide)
@@ -152,6 +152,8 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
     on_model = dict(concurrency_id="model", concurrency_limit=model_concurrency)
     on_adapter = dict(concurrency_id="adapter", concurrency_limit=model_concurrency)
     teach = TeachView(view.loaded)
+    compose, why = compose_view_for(view.loaded.model, view.loaded.tokenizer)   # the shipped bank, with each visitor's own adapter
+    if compose is not None: store.on_close.append(compose.forget)                 # a visitor who leaves takes their adapter out of it
     handler = lambda fn, n: _safely(fn, n, store)     # the teaching views' handlers get the visitor's session too
     adapter_of = lambda session: adapter_model(session.run) if session is not None else None
     with gr.Blocks(title="perft_viz", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
@@ -263,13 +265,12 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
             up_status = gr.Markdown(elem_id="upload-status")
             down.click(_safely(lambda session: (train.download(session=session), ""), 2, store), None, [down_files, up_status], api_name="download_adapter")
             up.click(_safely(train.upload, 1, store), up_files, up_status, api_name="upload_adapter", **on_adapter)
-        compare_tab(teach, handler, adapter_of, EXAMPLES[0])
+        compare_tab(teach, handler, adapter_of, EXAMPLES[0], compose, own_adapter)
         analyses_tab(teach, handler)
         geometry_tab(teach, handler, adapter_of)
-        with gr.Tab("Compose"):
-            compose, why = compose_view_for(view.loaded.model, view.loaded.tokenizer)
+        with gr.Tab("Compose") as compose_page:
             if compose is None: gr.Markdown(f"Composition needs the shipped adapter bank, which does not fit this model: {why}")
-            else: compose_tab(compose)
+            else: compose_tab(compose, handler=handler, own_of=own_adapter, tab=compose_page)
         def closed(request:gr.Request): store.close(request.session_hash)   # the page closed: free its session now
         demo.unload(closed)
     demo.store = store

@@ -24,7 +24,7 @@ from .perft.config import PerftConfig
 
 # %% auto #0
 __all__ = ['STRATEGY_CHOICES', 'INTERFERENCE', 'OWN', 'weights_figure', 'contributions_figure', 'interference_figure',
-           'OwnAdapter', 'ComposeView', 'compose_tab', 'compose_view_for']
+           'OwnAdapter', 'ComposeView', 'own_adapter', 'compose_tab', 'compose_view_for']
 
 # %% ../nbs/17c_compose_view.ipynb #a059e9c0
 STRATEGY_CHOICES = {   # label -> (strategy or 'merge', router kind or merge method)
@@ -115,6 +115,12 @@ class ComposeView:
 # %% ../nbs/17c_compose_view.ipynb #160ef744
 def _tag(owner:str) -> str: return hashlib.sha1(owner.encode()).hexdigest()[:8]   # the app's session tag (app_session.text_tag)
 
+def own_adapter(session) -> OwnAdapter|None:
+    "An app session's own adapter (its live run's trained or uploaded model), as the view takes it; None without a session."
+    if session is None: return None
+    run = session.run
+    return OwnAdapter(session.key, run.model, run.label, () if run.label.endswith("(uploaded)") else tuple(run.tasks))
+
 def _sync(self:ComposeView, own:OwnAdapter|None) -> str|None:
     "The bank name of `own`'s adapter, loaded (again when the visitor trained or uploaded a new one); None if there is none."
     if own is None: return None
@@ -163,9 +169,9 @@ def _resolve(self:ComposeView, names, own:OwnAdapter|None=None) -> tuple:
 ComposeView.resolve = _resolve
 
 def _choices(self:ComposeView, own:OwnAdapter|None=None) -> list[tuple[str, str]]:
-    "(label, value) of what this visitor may pick: the shipped adapters, and their own adapter if they have one."
-    mine = [(f"your adapter: {own.label}", OWN)] if own is not None and own.model is not None else []
-    return [(n, n) for n in self.shipped] + mine
+    "(label, value) of what this visitor may pick: the shipped adapters, and their own adapter (named by its kind once they have one)."
+    mine = f"your adapter: {own.label}" if own is not None and own.model is not None else "your adapter (none yet)"
+    return [(n, n) for n in self.shipped] + [(mine, OWN)]
 ComposeView.choices = _choices
 
 def _own_note(self:ComposeView, own:OwnAdapter|None=None) -> str:

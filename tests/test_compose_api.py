@@ -1,0 +1,41 @@
+"""The Compose and Compare views through Gradio's API: a visitor's own adapter is theirs alone."""
+import os
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from conftest import ROOT
+from perft_viz.app_session import text_tag
+
+OPERATOR = ROOT / "assets" / "adapters" / "perft-r" / "operator"
+FILES = [OPERATOR / "adapter_model.safetensors", OPERATOR / "adapter_config.json"]
+INPUT = ("operator", "12 + 7 = 19", 0)   # task, input, layer
+
+
+def client(url): return Client(url, verbose=False, download_files=False)
+def rows(df): return df["data"] if isinstance(df, dict) else df
+
+
+def test_own_adapter_is_per_session(app_url):
+    if os.environ.get("PERFT_VIZ_TEST_MODEL"): return       # another base: no Compose view (the bank does not fit it)
+    alice, bob = client(app_url), client(app_url)
+    assert alice.predict([handle_file(str(p)) for p in FILES], api_name="/upload_adapter").startswith("Now serving PERFT-R Top2/4 (uploaded)")
+    a_tag = text_tag(alice.session_hash)
+    assert a_tag in alice.predict([], api_name="/compose_adapters")[1]
+    assert "no adapter of your own" in bob.predict([], api_name="/compose_adapters")[1]
+    w, c, answers, status = alice.predict(["yours", "perft-r/code_kind"], "parallel", *INPUT, api_name="/compose")
+    assert f"Your adapter (session {a_tag})" in status and w is not None, status
+    assert [r[0] for r in rows(answers)] == ["base model", "your adapter: PERFT-R Top2/4 (uploaded)", "perft-r/code_kind", "composed (parallel)"]
+    # bob has no adapter: 'yours' names nothing of his, and alice's private bank names are refused
+    w, c, answers, status = bob.predict(["yours", "perft-r/code_kind"], "parallel", *INPUT, api_name="/compose")
+    assert "no adapter of your own" in status and w is None
+    for v in range(1, 6):
+        try: assert "has no adapter named" in bob.predict([f"own-{a_tag}/v{v}"], "parallel", *INPUT, api_name="/compose")[-1]
+        except AppError as e: assert "not in the list of choices" in str(e)   # Gradio refuses it before the view does
+    # Compare takes the same composition, each visitor's own
+    *_, note = alice.predict("12 + 7 = 19", 1, "a composition", None, ["perft-r/operator", "yours"], "serial", "operator", api_name="/compare")
+    assert note.startswith("Base vs serial of perft-r/operator, your adapter: PERFT-R Top2/4 (uploaded). Routing moved most"), note
+    *_, note = bob.predict("12 + 7 = 19", 1, "a composition", None, ["perft-r/operator", "yours"], "serial", "operator", api_name="/compare")
+    assert "no adapter of your own" in note
+    # a strategy that cannot take an upload says why, and the server keeps serving
+    assert "no single task id" in alice.predict(["yours", "perft-r/code_kind"], "routed: oracle (task id)", *INPUT, api_name="/compose")[-1]
+    assert "tasks are unknown" in alice.predict(["yours", "perft-r/code_kind"], "routed: k-means", *INPUT, api_name="/compose")[-1]
+    assert "module(s), merge: task arithmetic" in alice.predict(["yours", "perft-r/code_kind"], "merge: task arithmetic", *INPUT, api_name="/compose")[-1]

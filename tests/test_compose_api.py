@@ -1,5 +1,5 @@
 """The Compose and Compare views through Gradio's API: a visitor's own adapter is theirs alone."""
-import os
+import json, os, time
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from conftest import ROOT
@@ -39,3 +39,20 @@ def test_own_adapter_is_per_session(app_url):
     assert "no single task id" in alice.predict(["yours", "perft-r/code_kind"], "routed: oracle (task id)", *INPUT, api_name="/compose")[-1]
     assert "tasks are unknown" in alice.predict(["yours", "perft-r/code_kind"], "routed: k-means", *INPUT, api_name="/compose")[-1]
     assert "module(s), merge: task arithmetic" in alice.predict(["yours", "perft-r/code_kind"], "merge: task arithmetic", *INPUT, api_name="/compose")[-1]
+
+
+def test_trained_adapter_joins_compose(app_url):
+    "An adapter trained in the session (on one task) is listed with its task and takes the oracle router's place for that task."
+    if os.environ.get("PERFT_VIZ_TEST_MODEL"): return
+    c = client(app_url)
+    assert c.predict("R", 4, 2, 4, 2, 1e-2, ["operator"], api_name="/train")[1].startswith("Training PERFT-R")
+    deadline, status = time.time() + 240, ""
+    while time.time() < deadline and not ("step 2/2" in status and "done" in status):
+        status = c.predict(api_name="/train_status")[3]; time.sleep(0.5)
+    assert "done" in status, status
+    assert "trained on operator" in c.predict([], api_name="/compose_adapters")[1]
+    w, _, answers, status = c.predict(["perft-r/code_kind", "yours"], "routed: oracle (task id)", *INPUT, api_name="/compose")
+    assert "2 module(s), routed: oracle" in status, status
+    z = json.loads(w["plot"])["data"][0]["z"]                    # modules x tokens
+    assert all(v == 0 for v in z[0]) and all(v == 1 for v in z[1])   # every token of the operator task goes to the visitor's module
+    assert rows(answers)[2][0] == "your adapter: PERFT-R Top2/4"

@@ -117,4 +117,3 @@ def test_compare_against_shipped_adapter_and_composition(page):
     text_has(page, "#c-status", "Base vs hybrid of perft-r/operator, perft-r/code_kind, your adapter")
     traces = page.evaluate("() => document.querySelector('#c-norms .js-plotly-plot').data.map(t => t.name)")
     assert traces[:3] == ["perft-r/operator", "perft-r/code_kind", "your adapter: PERFT-R Top2/4 (uploaded)"] and "MoE output" in traces
-    page.screenshot(path=str(ROOT / "assets" / "screenshot-compare-compose.png"), full_page=False)

@@ -221,15 +221,16 @@ def _plan(self:ComposeView, names:tuple, label:str, task:str) -> tuple[tuple, st
 ComposeView.plan = _plan
 
 def _pending(self:ComposeView, names, label:str, own:OwnAdapter|None=None) -> str:
-    "A status line for while the request runs: what has to be fitted first, if anything."
+    "A status line for while the request waits and runs: what has to be fitted first, if anything (reads the caches without waiting for the lock)."
     kind = STRATEGY_CHOICES.get(label, (None, None))[1]
-    try: key = (kind, self.resolve(names, own))
-    except PerftVizError: return "Composing..."
-    if kind == "learned" and key not in self._routers:
-        return (f"Fitting the learned module router over {len(key[1])} modules (adapters frozen, {self.learned_steps} steps on mixed-task data; "
+    if kind not in ("learned", "k-means", "neurons") or not names: return "Composing..."
+    have = self._own.get(own.owner) if own is not None else None
+    mine = have[1] if have is not None and have[0].model is own.model else None   # None: the visitor's adapter is not loaded yet
+    if (kind, tuple(mine if n == OWN else n for n in names)) in self._routers: return "Composing..."
+    if kind == "learned":
+        return (f"Fitting the learned module router over {len(names)} modules (adapters frozen, {self.learned_steps} steps on mixed-task data; "
                 "about half a minute, once per selection), then composing...")
-    if kind in ("k-means", "neurons") and key not in self._routers: return f"Fitting the {kind} router on each module's task data, then composing..."
-    return "Composing..."
+    return f"Fitting the {kind} router on each module's task data, then composing..."
 ComposeView.pending = _pending
 
 # %% ../nbs/17c_compose_view.ipynb #c4309a16

@@ -183,7 +183,7 @@ ComposeView.own_note = _own_note
 
 def _readable(self:ComposeView, text:str) -> str:
     "`text` with the private names of own adapters replaced by 'your adapter'."
-    for _, name in self._own.values(): text = text.replace(f"'{name}'", "your adapter").replace(name.replace("/", "-"), "yours").replace(name, "your adapter")
+    for _, name in self._own.values(): text = text.replace(f"'{name}'", "'your adapter'").replace(name.replace("/", "-"), "yours").replace(name, "your adapter")
     return text
 ComposeView.readable = _readable
 ComposeView.shown = lambda self, n: self.bank[n].label if n.startswith("own-") else self.readable(n)   # a module's name on the page

@@ -153,7 +153,8 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
     on_adapter = dict(concurrency_id="adapter", concurrency_limit=model_concurrency)
     teach = TeachView(view.loaded)
     compose, why = compose_view_for(view.loaded.model, view.loaded.tokenizer)   # the shipped bank, with each visitor's own adapter
-    if compose is not None: store.on_close.append(compose.forget)                 # a visitor who leaves takes their adapter out of it
+    if compose is not None:   # a visitor who leaves takes their adapter out of it (in the background: a fit may hold the bank)
+        store.on_close.append(lambda key: threading.Thread(target=compose.forget, args=(key,), daemon=True).start())
     handler = lambda fn, n: _safely(fn, n, store)     # the teaching views' handlers get the visitor's session too
     adapter_of = lambda session: adapter_model(session.run) if session is not None else None
     with gr.Blocks(title="perft_viz", analytics_enabled=False, delete_cache=(600, 3600)) as demo:

@@ -485,7 +485,7 @@ def fit_learned_router(bank:AdapterBank, names, data, # a Dataset of mixed-task 
     finally:
         for p in frozen: p.requires_grad_(True)
     router.requires_grad_(False)
-    router.final_loss = float(loss)
+    router.final_loss = float(loss.detach())
     return router
 
 # %% ../nbs/17_compose.ipynb #e4b0159e

@@ -190,12 +190,14 @@ def compare_tab(teach:TeachView, handler, adapter_of, prompt:str,
         with gr.Row(visible=compose is not None):
             c_source = gr.Radio(list(sources), value=sources[0], label="Adapted model", elem_id="cmp-source", scale=2)
             mods = compose.modules() if compose is not None else []
-            c_shipped = gr.Dropdown(mods, value=mods[0] if mods else None, label="Shipped adapter", elem_id="cmp-shipped", scale=1)
-            c_strategy = gr.Dropdown(list(STRATEGY_CHOICES), value="parallel", label="Composition strategy", elem_id="cmp-strategy", scale=1)
-            c_task = gr.Dropdown(list(SUITE), value=SUITE[0], label="Task (oracle router)", elem_id="cmp-task", scale=1)
+            c_shipped = gr.Dropdown(mods, value=mods[0] if mods else None, label="Shipped adapter", elem_id="cmp-shipped", scale=1, visible=False)
+            c_strategy = gr.Dropdown(list(STRATEGY_CHOICES), value="parallel", label="Composition strategy", elem_id="cmp-strategy", scale=1, visible=False)
+            c_task = gr.Dropdown(list(SUITE), value=SUITE[0], label="Task (oracle router)", elem_id="cmp-task", scale=1, visible=False)
         singles = [n for n in mods if len(compose.bank[n].tasks) == 1] if compose is not None else []
         c_mods = gr.CheckboxGroup([(n, n) for n in mods] + [("your adapter", OWN)], value=singles, label="Composition adapters",
-                                  elem_id="cmp-adapters", visible=compose is not None)
+                                  elem_id="cmp-adapters", visible=False)
+        def shown(source): return gr.update(visible=source == SOURCES[1]), *[gr.update(visible=source == SOURCES[2])] * 3
+        c_source.change(shown, c_source, [c_shipped, c_strategy, c_task, c_mods], api_name=False)   # only the controls of the chosen source
         c_run = gr.Button("Compare base and adapted", variant="primary", elem_id="compare-btn")
         c_md = gr.Markdown(elem_id="c-status")
         c_div = gr.Plot(label="Base routers moved by the adapter", elem_id="divergence")

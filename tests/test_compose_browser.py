@@ -104,13 +104,17 @@ def test_own_adapter_composes_with_the_bank(page):
 def test_compare_against_shipped_adapter_and_composition(page):
     if OTHER_BASE: return
     page.get_by_role("tab", name="Compare").click()
+    assert not page.locator("#cmp-adapters").is_visible()       # only the chosen source's controls show
     page.get_by_label("a shipped adapter").check()
+    page.locator("#cmp-shipped").wait_for(state="visible")
     page.locator("#compare-btn").click()
     text_has(page, "#c-status", "Base vs perft-r/operator. Routing moved most")
     for sel in ("#divergence", "#c-norms"):
         page.wait_for_function(f"() => {{ const d = document.querySelector('{sel} .js-plotly-plot'); return d && d.data && d.data[0].y.length > 0; }}")
     assert page.evaluate("() => document.querySelector('#c-norms .js-plotly-plot').layout.yaxis.type") == "log"
     page.get_by_label("a composition").check()
+    page.locator("#cmp-adapters").wait_for(state="visible")    # the composition's controls show once it is the source
+    assert not page.locator("#cmp-shipped").is_visible()
     tick(page, "#cmp-adapters", ["perft-r/operator", "perft-r/code_kind", "your adapter"])
     choose(page, "#cmp-strategy", "hybrid")
     page.locator("#compare-btn").click()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # no usage reports leave the server unless the host opts in
 import gradio as gr
-from .core import PerftVizError, ASSETS, check
+from .core import PerftVizError, ASSETS, QUANT_FORMATS, check
 from .model import load_model, LoadedModel
 from .capture import capture_prompt, neuron_activations
 from .analysis import expert_load
@@ -293,7 +293,7 @@ def app_parser(p:argparse.ArgumentParser|None=None) -> argparse.ArgumentParser:
     "The options of `python app.py` and `perft-viz app`."
     p = p or argparse.ArgumentParser(prog="perft-viz app", description="Serve the perft_viz app (localhost only unless --host says otherwise).")
     p.add_argument("--model", default=None, help="local checkpoint dir or hub id (default: the shipped TinyOLMoE)")
-    p.add_argument("--quantization", default=None, choices=["nf4", "fp4", "int8"], help="quantize the base model")
+    p.add_argument("--quantization", default=None, choices=QUANT_FORMATS, help="quantize the base model")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default localhost only; 0.0.0.0 to expose)")
     p.add_argument("--port", type=int, default=7860)
     d = AppLimits()

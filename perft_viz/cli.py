@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, dataclasses, json, os, platform, re, sys, time
 from pathlib import Path
 import torch
-from .core import PerftVizError, check, set_seed, atomic_write
+from .core import PerftVizError, QUANT_FORMATS, check, set_seed, atomic_write
 
 # %% auto #0
 __all__ = ['train_cmd', 'eval_cmd', 'results_cmd', 'main']
@@ -18,7 +18,7 @@ def _train_parser(sub):
                        "metrics.jsonl, run.json and the final adapter/ (the best by validation loss with --val-size) to --output-dir.")
     g = p.add_argument_group("model and adapter")
     g.add_argument("--model", default=None, help="OLMoE checkpoint dir or hub id (default: the shipped TinyOLMoE)")
-    g.add_argument("--quantization", default=None, choices=["nf4", "fp4", "int8"], help="quantize the base model")
+    g.add_argument("--quantization", default=None, choices=QUANT_FORMATS, help="quantize the base model")
     g.add_argument("--variant", default="R", help="S, D, R, E (PERFT) or lora-qv, lora-experts, lora-router (default R)")
     g.add_argument("--experts", type=int, default=None, help="M, PEFT experts per MoE block (D, R; default 4)")
     g.add_argument("--top-k", type=int, default=None, help="K, active PEFT experts per token (R; default 2)")
@@ -134,7 +134,7 @@ def _eval_parser(sub):
     p = sub.add_parser("eval", help="score the base model and adapters by generation, by the paper's rules", description="Evaluate the base "
                        "model and adapters by generation; writes results.json, results.md and examples/*.jsonl to --out.")
     p.add_argument("--model", default=None, help="OLMoE checkpoint dir or hub id (default: the base recorded with the adapters, else TinyOLMoE)")
-    p.add_argument("--quantization", default=None, choices=["nf4", "fp4", "int8"])
+    p.add_argument("--quantization", default=None, choices=QUANT_FORMATS)
     p.add_argument("--adapter", nargs="*", default=[], help="adapter directories (train's <output-dir>/adapter)")
     p.add_argument("--no-base", action="store_true", help="do not evaluate the base model")
     p.add_argument("--ignore-base-mismatch", action="store_true", help="evaluate adapters on a base other than the one they were trained on")

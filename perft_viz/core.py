@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['REPO_ROOT', 'ASSETS', 'TINY_OLMOE_DIR', 'IN_TEST', 'PerftVizError', 'check', 'looks_local', 'check_exists',
-           'set_seed', 'atomic_write', 'atomic_dir']
+__all__ = ['REPO_ROOT', 'ASSETS', 'TINY_OLMOE_DIR', 'QUANT_FORMATS', 'IN_TEST', 'PerftVizError', 'check', 'looks_local',
+           'check_exists', 'set_seed', 'atomic_write', 'atomic_dir']
 
 # %% ../nbs/00_core.ipynb #35784412
 class PerftVizError(ValueError):
@@ -41,6 +41,9 @@ def check_exists(path, fix:str="Check the path (a relative path starts from the 
 REPO_ROOT = Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd().parent
 ASSETS = Path(os.environ.get("PERFT_VIZ_ASSETS", REPO_ROOT/"assets"))
 TINY_OLMOE_DIR = ASSETS/"tiny-olmoe"
+
+# %% ../nbs/00_core.ipynb #f4b10002
+QUANT_FORMATS = ("nf4", "fp4", "int8", "int4")   # every `quantization=` format; quant.QUANT_TYPES is this tuple
 
 # %% ../nbs/00_core.ipynb #07507bb6
 IN_TEST = bool(os.environ.get("IN_TEST"))

@@ -83,7 +83,7 @@ def _check_tokenizer(tok, source:str, is_local:bool, vocab_size:int):
           "Save the tokenizer the model was trained with beside its weights.")
 
 def load_model(name_or_path:str|Path|None=None, # None = the shipped TinyOLMoE; else a local dir or a hub id
-               quantization:str|None=None,        # None, "nf4", "fp4" or "int8" (experts included)
+               quantization:str|None=None,        # None or one of core.QUANT_FORMATS ("nf4", "fp4", "int8", "int4"; experts included)
                dtype:torch.dtype=torch.float32,   # compute dtype of the unquantized parts
                device:str="cpu",                  # "cpu" or "cuda"
                local_files_only:bool|None=None,   # default: True for local dirs, else HF_HUB_OFFLINE

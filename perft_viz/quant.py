@@ -12,7 +12,7 @@ import torch.nn.functional as F
 import bitsandbytes as bnb
 import bitsandbytes.functional as bnbf
 from bitsandbytes.functional import QuantState
-from .core import check
+from .core import QUANT_FORMATS, check
 
 # %% auto #0
 __all__ = ['BNB_QUANT_TYPES', 'QUANT_TYPES', 'BLOCKSIZES', 'INT4_GROUPSIZES', 'PACKED_ENV', 'KEEP_FULL_PRECISION',
@@ -22,7 +22,8 @@ __all__ = ['BNB_QUANT_TYPES', 'QUANT_TYPES', 'BLOCKSIZES', 'INT4_GROUPSIZES', 'P
 
 # %% ../nbs/01_quant.ipynb #5c5b8c8e
 BNB_QUANT_TYPES = ("nf4", "fp4", "int8")   # bitsandbytes' blockwise formats
-QUANT_TYPES = (*BNB_QUANT_TYPES, "int4")  # int4: PyTorch's fused CPU kernel (see below)
+QUANT_TYPES = QUANT_FORMATS                # core keeps the list (the CLI reads it); int4: PyTorch's fused CPU kernel (see below)
+assert QUANT_TYPES == (*BNB_QUANT_TYPES, "int4")
 BLOCKSIZES = (64, 128, 256, 512, 1024, 2048, 4096)   # block sizes bitsandbytes supports on every backend
 
 _codes = {}
@@ -136,7 +137,10 @@ class _Int4MatMul(torch.autograd.Function):
 
 def int4_matmul(x:torch.Tensor, packed:torch.Tensor, sz:torch.Tensor, groupsize:int) -> torch.Tensor:  # [..., K] -> [..., N]
     "`x @ W^T` for a weight stored by `quantize_int4`, in bf16 arithmetic, differentiable in `x`."
-    return _Int4MatMul.apply(x.reshape(-1, x.shape[-1]), packed, sz, groupsize).view(*x.shape[:-1], packed.shape[0])
+    x2 = x.reshape(-1, x.shape[-1])
+    if torch.is_grad_enabled() and x.requires_grad: y = _Int4MatMul.apply(x2, packed, sz, groupsize)
+    else: y = torch.ops.aten._weight_int4pack_mm_for_cpu(x2.to(torch.bfloat16).contiguous(), packed, groupsize, sz).to(x.dtype)  # no autograd bookkeeping
+    return y.view(*x.shape[:-1], packed.shape[0])
 
 # %% ../nbs/01_quant.ipynb #b16e0003
 class Int4Linear(nn.Module):
@@ -218,12 +222,12 @@ class QuantizedExperts(nn.Module):
                 top_k_weights:torch.Tensor,        # [T, k] their router weights
                ) -> torch.Tensor:                  # [T, D]
         "What `OlmoeExperts.forward` computes, dequantizing only the experts that tokens were routed to."
+        if self.quantization == "int4": return self._forward_int4(hidden_states, top_k_index, top_k_weights)
         final = torch.zeros_like(hidden_states)
         with torch.no_grad():
             hit = torch.unique(top_k_index)              # [h] sorted expert ids
             hit = hit[hit < self.num_experts]            # E is transformers' "no expert" marker
         if hit.numel() == 0: return final
-        if self.quantization == "int4": return self._forward_int4(hidden_states, top_k_index, top_k_weights, hit, final)
         dtype = self.compute_dtype or hidden_states.dtype
         sel = None if hit.numel() == self.num_experts else hit   # every expert hit: no gather needed
         gate_up, down = self.dequantize("gate_up_proj", sel, dtype), self.dequantize("down_proj", sel, dtype)  # [h, 2I, D], [h, D, I]
@@ -235,14 +239,24 @@ class QuantizedExperts(nn.Module):
             final.index_put_((token_idx,), h.to(final.dtype), accumulate=True)   # = index_add_, which is ~1000x slower in bf16 on CPU
         return final
 
-    def _forward_int4(self, x, top_k_index, top_k_weights, hit, final):
-        "The same computation with the fused int4 kernel: no expert weight is ever dequantized."
-        for e in hit.tolist():
-            token_idx, top_k_pos = torch.where(top_k_index == e)
-            gate, up = self._int4("gate_up_proj", x[token_idx], e).chunk(2, dim=-1)
-            h = self._int4("down_proj", self.act_fn(gate) * up, e) * top_k_weights[token_idx, top_k_pos, None]
-            final.index_put_((token_idx,), h.to(final.dtype), accumulate=True)
-        return final
+    def _forward_int4(self, x, top_k_index, top_k_weights):
+        "The same computation with the fused int4 kernel: (token, slot) pairs sorted by expert once, each expert hit runs on a contiguous slice."
+        k = top_k_index.shape[1]
+        with torch.no_grad():
+            flat = top_k_index.reshape(-1)                                   # [T*k]
+            order = flat.argsort(stable=True)                                # [T*k] pairs grouped by expert
+            counts = torch.bincount(flat, minlength=self.num_experts + 1)[:self.num_experts].tolist()
+            order = order[:sum(counts)]                                      # [n] E, transformers' "no expert" marker, sorts last
+        if not order.numel(): return torch.zeros_like(x)
+        grad = torch.is_grad_enabled() and x.requires_grad
+        xs = (x if grad else x.to(torch.bfloat16))[order // k]               # [n, D]; cast to the kernel's bf16 once when no gradient is needed
+        outs, start = [], 0
+        for e, c in enumerate(counts):
+            if not c: continue                                               # an expert no token picked costs nothing
+            gate, up = self._int4("gate_up_proj", xs[start:start + c], e).chunk(2, dim=-1)   # gate and up: one kernel call
+            outs.append(self._int4("down_proj", self.act_fn(gate) * up, e)); start += c
+        y = torch.cat(outs).to(x.dtype) * top_k_weights.reshape(-1)[order, None]            # [n, D]
+        return torch.zeros_like(x).index_put_((order // k,), y, accumulate=True)
 
     def extra_repr(self):
         return f"num_experts={self.num_experts}, hidden={self.hidden_dim}, intermediate={self.intermediate_dim}, quantization={self.quantization}, blocksize={self.blocksize}"
@@ -317,7 +331,7 @@ class GradSafeLinear4bit(bnb.nn.Linear4bit):
         super()._save_to_state_dict(destination, prefix, keep_vars)
 
 # %% ../nbs/01_quant.ipynb #ee8e2b7f
-KEEP_FULL_PRECISION = ("lm_head", "gate", "router")   # module names (last part) never quantized
+KEEP_FULL_PRECISION = ("lm_head", "gate", "router")   # module names (last part) not quantized (the lm_head only with `lm_head=True`)
 
 def _bnb_linear(lin:nn.Linear, quantization, compute_dtype, blocksize, double_quant, packed=False) -> nn.Module:
     "A bitsandbytes copy of `lin` holding its weight in 4 or 8 bits (quantized on the weight's own device); `packed`: the packed CPU path if its shape allows."
@@ -346,8 +360,9 @@ def quantize_model(model:nn.Module,                     # an OLMoE model (or any
                    compute_dtype:torch.dtype|None=None, # dtype weights are dequantized to; None = the input's
                    blocksize:int=64,                    # values per absmax block (int4: per scale/zero group, or the largest that fits)
                    double_quant:bool=True,              # 8-bit absmax statistics, as QLoRA
+                   lm_head:bool=False,                  # quantize the lm_head too (int4: the decode's biggest single matmul)
                   ) -> nn.Module:
-    "Quantize the experts and the linear layers of `model` in place (router, norms, embeddings, lm_head stay exact); `PERFT_VIZ_BNB_PACKED` picks the CPU path."
+    "Quantize the experts and the linear layers of `model` in place (router, norms, embeddings stay exact; the lm_head too unless `lm_head`); `PERFT_VIZ_BNB_PACKED` picks the CPU path."
     if quantization is None: return model
     check(quantization in QUANT_TYPES, f"quantization={quantization!r} is not supported.", f"Use None or one of {QUANT_TYPES}.")
     sizes = INT4_GROUPSIZES if quantization == "int4" else BLOCKSIZES
@@ -375,7 +390,8 @@ def quantize_model(model:nn.Module,                     # an OLMoE model (or any
                 continue
             check(t[0].numel() % blocksize == 0, f"{n}.{p}: {t[0].numel()} values per expert is not a multiple of blocksize={blocksize}, so a block would straddle two experts.",
                   f"Use a blocksize from {BLOCKSIZES} that divides it.")
-    linears = [n for n, m in mods.items() if type(m) is nn.Linear and n.split(".")[-1] not in KEEP_FULL_PRECISION]
+    keep = tuple(n for n in KEEP_FULL_PRECISION if n != "lm_head" or not lm_head)
+    linears = [n for n, m in mods.items() if type(m) is nn.Linear and n.split(".")[-1] not in keep]
     for n in linears if quantization == "int4" else []:
         check(int4_groupsize(mods[n].in_features, blocksize), f"{n}: in_features={mods[n].in_features} is not a multiple of 32, the smallest int4 group.",
               "Use 'nf4' for this model.")

@@ -144,3 +144,26 @@ def test_bad_input_names_the_file_line_field_or_setting(tiny_model, tmp_path):
     assert in_process(*perft_r(tiny_model, tmp_path / "done", "--max-steps", "2")) == 0
     assert "already holds checkpoint-2" in err(*perft_r(tiny_model, tmp_path / "done", "--max-steps", "2"))
     assert (tmp_path / "done" / "checkpoint-2" / "adapter_model.safetensors").exists()
+
+
+def test_every_advertised_quantization_loads():
+    "train, eval and app offer the formats of one home (core.QUANT_FORMATS, int4 included), and each one quantizes TinyOLMoE."
+    import argparse
+    import torch
+    from perft_viz.core import QUANT_FORMATS
+    from perft_viz.cli import _eval_parser, _train_parser
+    from perft_viz.app import app_parser
+    from perft_viz.model import load_model
+    from perft_viz.quant import QUANT_TYPES, quantization_of
+    sub = argparse.ArgumentParser().add_subparsers()
+    _train_parser(sub); _eval_parser(sub)
+    offered = [a.choices for p in (sub.choices["train"], sub.choices["eval"], app_parser())
+               for a in p._actions if "--quantization" in a.option_strings]
+    assert len(offered) == 3 and all(tuple(c) == QUANT_FORMATS == QUANT_TYPES for c in offered), offered
+    assert "int4" in QUANT_FORMATS
+    ids = torch.arange(3, 19)[None]
+    for q in QUANT_FORMATS:
+        model = load_model(None, q).model
+        assert quantization_of(model) == q
+        with torch.no_grad(): logits = model(ids).logits
+        assert logits.shape[-1] == model.config.vocab_size and torch.isfinite(logits).all(), q

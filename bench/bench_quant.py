@@ -15,6 +15,7 @@ Prints markdown tables and writes bench/results/quant.json.
     .venv/bin/python bench/bench_quant.py                 # cuda if available, else cpu
     .venv/bin/python bench/bench_quant.py --device cpu --threads 2 --layers 16 --runs 3
     .venv/bin/python bench/bench_quant.py --device cpu --quantization int4 --tokens 64   # speed vs fp32: bench_quant_speed.py
+    .venv/bin/python bench/bench_quant.py --device cpu --quantization int4 --lm-head --layers 16 --threads 1   # memory with an int4 lm_head
 """
 from __future__ import annotations
 import argparse, copy, gc, json, platform, resource, statistics, time
@@ -22,7 +23,7 @@ from pathlib import Path
 import torch
 from transformers import OlmoeConfig, OlmoeForCausalLM
 from perft_viz.core import TINY_OLMOE_DIR, atomic_write
-from perft_viz.quant import QuantizedExperts, agreement, model_memory, quantize_model
+from perft_viz.quant import QUANT_TYPES, Int4Linear, QuantizedExperts, agreement, int4_groupsize, model_memory, quantize_model
 
 GB = 2**30
 OUT = Path(__file__).resolve().parent/"results"/"quant.json"
@@ -49,7 +50,7 @@ def materialize(module, device, std):
     with torch.no_grad():
         for n, p in module.named_parameters(): p.fill_(1.0) if "norm" in n else p.normal_(0.0, std)
 
-def build_quantized(config, quantization, device, dtype=torch.bfloat16):
+def build_quantized(config, quantization, device, dtype=torch.bfloat16, lm_head=False):
     "Build `config` layer by layer, quantizing each decoder layer as soon as it exists."
     with torch.device("meta"): model = OlmoeForCausalLM(config)
     model.to(dtype)                                                  # free on meta: sets the storage dtype
@@ -60,6 +61,8 @@ def build_quantized(config, quantization, device, dtype=torch.bfloat16):
         quantize_model(layer, quantization)
         gc.collect()
     for m in (model.model.embed_tokens, model.model.norm, model.lm_head): materialize(m, device, config.initializer_range)
+    if lm_head:   # what quantize_model(lm_head=True) does to it (the layers here are quantized one by one, so it is called per layer)
+        model.lm_head = Int4Linear(model.lm_head, int4_groupsize(config.hidden_size)); gc.collect()
     model.model.rotary_emb = type(model.model.rotary_emb)(config).to(device)
     setattr(model, "is_loaded_in_8bit" if quantization == "int8" else "is_loaded_in_4bit", True)
     return model.eval(), ref, ref_layers, n_params
@@ -77,7 +80,7 @@ def full_size(args) -> dict:
     # allenai/OLMoE-1B-7B-0924 uses 1024, which gives its 6.9B parameters)
     config = OlmoeConfig(intermediate_size=1024, num_hidden_layers=args.layers)
     rss0, t0 = rss_gb(), time.perf_counter()
-    model, ref, ref_layers, n_params = build_quantized(config, args.quantization, args.device)
+    model, ref, ref_layers, n_params = build_quantized(config, args.quantization, args.device, lm_head=args.lm_head)
     build_s, rss_built = time.perf_counter() - t0, rss_gb()
     mem, mem_layers = model_memory(model), model_memory(model.model.layers)
     # transformers' stock bnb path quantizes nn.Linear only: attention would shrink as here, experts would not
@@ -99,7 +102,7 @@ def full_size(args) -> dict:
     t_deq_k, t_deq_all = median_time(deq(sel), args.device, args.runs), median_time(deq(None), args.device, args.runs)
     return dict(config=dict(layers=config.num_hidden_layers, hidden=config.hidden_size, experts=E, top_k=k,
                             intermediate=config.intermediate_size, vocab=config.vocab_size, params=n_params),
-                quantization=args.quantization,
+                quantization=args.quantization, lm_head_quantized=args.lm_head,
                 bf16_bytes=ref._asdict(), quantized_bytes=mem._asdict(),
                 ratio_total=mem.total / ref.total, ratio_decoder_layers=mem_layers.total / ref_layers.total,
                 ratio_experts=mem.experts / ref.experts, ratio_attention=mem.attention / ref.attention,
@@ -134,10 +137,10 @@ def tiny_agreement(args) -> dict:
         ids = torch.randint(3, model.config.vocab_size, (4, args.tiny_tokens), generator=torch.Generator().manual_seed(0))
     full = model_memory(model)
     rows = {}
-    for q, dq in (("nf4", True), ("nf4", False), ("fp4", True), ("int8", True), ("int4", True)):
-        qm = quantize_model(copy.deepcopy(model), q, double_quant=dq)
+    for q, dq, lm in (("nf4", True, False), ("nf4", False, False), ("fp4", True, False), ("int8", True, False), ("int4", True, False), ("int4", True, True)):
+        qm = quantize_model(copy.deepcopy(model), q, double_quant=dq, lm_head=lm)
         ag, mem = agreement(model, qm, ids), model_memory(qm)
-        label = q + ("" if dq else " (no double quant)") + (" (groups of 64, PyTorch's CPU kernel)" if q == "int4" else "")
+        label = q + ("" if dq else " (no double quant)") + (" (groups of 64, PyTorch's CPU kernel)" if q == "int4" else "") + (" + lm_head int4" if lm else "")
         rows[label] = dict(ag, experts_vs_bf16=mem.experts / (full.experts / 2), total_vs_bf16=mem.total / (full.total / 2))
         del qm; gc.collect()
     return dict(model=name, tokens=int(ids.numel()), results=rows)
@@ -147,7 +150,7 @@ def report(res):
     if f:
         c = f["config"]
         print(f"\n### (a) OLMoE-1B-7B shape ({c['layers']} layers, hidden {c['hidden']}, {c['experts']} experts top-{c['top_k']}, expert width {c['intermediate']}), "
-              f"random weights, {f['quantization']}, device {res['device']}, {res['threads']} threads\n")
+              f"random weights, {f['quantization']}{' + lm_head' if f.get('lm_head_quantized') else ''}, device {res['device']}, {res['threads']} threads\n")
         print("| measure | value |\n|---|---|")
         for k, v in [("parameters (B)", c["params"] / 1e9), ("bf16 size (GB)", f["bf16_bytes"]["total"] / GB), ("quantized size (GB)", f["quantized_bytes"]["total"] / GB),
                      ("quantized / bf16, whole model", f["ratio_total"]), ("quantized / bf16, decoder layers", f["ratio_decoder_layers"]),
@@ -176,7 +179,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    ap.add_argument("--quantization", default="nf4", choices=["nf4", "fp4", "int8", "int4"])
+    ap.add_argument("--quantization", default="nf4", choices=QUANT_TYPES)
+    ap.add_argument("--lm-head", action="store_true", help="int4 only: quantize the lm_head too (quantize_model(lm_head=True))")
     ap.add_argument("--layers", type=int, default=16, help="decoder layers of the full-size model (OLMoE-1B-7B has 16)")
     ap.add_argument("--tokens", type=int, default=32, help="prompt length of the timed forward")
     ap.add_argument("--runs", type=int, default=3, help="timed runs (median) after one warm-up")

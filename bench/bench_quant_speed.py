@@ -1,51 +1,83 @@
 """Benchmark: 4-bit vs full-precision forward speed at OLMoE-1B-7B's width (perft_viz.quant). Not a test.
 
-Builds an OLMoE with the real width (hidden 2048, 64 experts of width 1024, top-8, vocab 50304) and `--layers` decoder
-layers, random weights drawn layer by layer from fixed seeds, once in full precision (fp32, `load_model`'s default) and
-once per quantization (each decoder layer quantized as soon as it exists; embeddings, final norm and lm_head are shared,
-they are never quantized). Then, side by side in this process, alternating the models run by run, for each thread count:
+For each `--layers` count, builds an OLMoE with the real width (hidden 2048, 64 experts of width 1024, top-8, vocab
+50304): once in full precision (fp32, `load_model`'s default), random weights drawn layer by layer from fixed seeds,
+then once per quantization from the same weights (each decoder layer quantized as soon as it exists). Decoder layer i
+holds the weights of layer i % `--distinct-layers` (default 2): the 16-layer shape in fp32 would need 27 GB, and a
+1-token decode reads every expert it routes to from memory either way (8 experts x 24 MB per layer in fp32 is far
+beyond any cache), so the shared weights do not flatter either side. Embeddings, final norm and the fp32 lm_head are
+shared by all models, except in "int4+lm_head", whose lm_head is int4 too (`quantize_model(..., lm_head=True)`).
+Then, side by side in this process, alternating the models run by run, for each thread count:
 
 - prefill: one forward of a 1 x `--tokens` prompt (tokens/s = tokens / median time);
-- decode: one forward of 1 token after that prompt, with the KV cache (the cache is cropped back after each run).
+- decode: one forward of 1 token after that prompt, with the KV cache (the cache is cropped back after each run);
+- decode without the lm_head (the decoder layers alone).
 
-Prints a markdown table with ratios to full precision and writes bench/results/quant_speed.json.
+The machine's load average (1, 5, 15 min) is recorded before each thread count and at the end: a busy machine
+starves the timed threads. On a CUDA device (when one exists) the same runs compare bitsandbytes' CUDA kernels
+("nf4": `QuantizedExperts` dequantizes with bitsandbytes, attention in bitsandbytes' `Linear4bit`) with full
+precision; int4 is CPU-only. Prints a markdown table with ratios to full precision and writes JSON.
 
-    .venv/bin/python bench/bench_quant_speed.py                      # 2 layers, nf4 and int4, 1 and 2 threads
-    .venv/bin/python bench/bench_quant_speed.py --quantizations int4 --threads 2
+The lead's one command (2-layer and 16-layer shapes, 1 and 2 threads, about 15 min on a quiet 2-core machine):
+
+    .venv/bin/python bench/bench_quant_speed.py --layers 2 16 --out bench/results/quant_speed_quiet.json
+
+Other uses:
+
+    .venv/bin/python bench/bench_quant_speed.py --layers 2 --quantizations int4 int4+lm_head nf4 --threads 1
+    .venv/bin/python bench/bench_quant_speed.py --device cuda          # GPU: nf4 (bitsandbytes CUDA) vs full precision
 """
 from __future__ import annotations
-import argparse, gc, json, platform, resource, statistics, time
+import argparse, gc, json, os, platform, resource, statistics, time
 from pathlib import Path
 import torch
 from transformers import DynamicCache, OlmoeConfig, OlmoeForCausalLM
 from perft_viz.core import atomic_write
-from perft_viz.quant import model_memory, quantize_model
+from perft_viz.quant import Int4Linear, int4_groupsize, model_memory, quantize_model
 
 GB = 2**30
 OUT = Path(__file__).resolve().parent/"results"/"quant_speed.json"
+VARIANTS = {"int4": ("int4", False), "int4+lm_head": ("int4", True), "nf4": ("nf4", False), "fp4": ("fp4", False), "int8": ("int8", False)}
 
 def peak_rss_gb() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB
 
-def build(config, quantization, shared=None):
-    "`config` on CPU, fp32, each decoder layer drawn from its own seed (the same weights for every quantization)."
+def load() -> list[float]: return [round(x, 2) for x in os.getloadavg()]
+
+def sync(device):
+    if device.type == "cuda": torch.cuda.synchronize()
+
+def fill(module, config, g):
+    with torch.no_grad():
+        for n, p in module.named_parameters(): p.fill_(1.0) if "norm" in n else p.normal_(0.0, config.initializer_range, generator=g)
+
+def build(config, quantization, device, distinct, shared=None):
+    "`config` in fp32 on `device`, layer i with the weights of layer i % `distinct` (drawn from its own seed), each layer quantized once."
     with torch.device("meta"): model = OlmoeForCausalLM(config)
-    for i, layer in enumerate(model.model.layers):
-        layer.to_empty(device="cpu")
-        g = torch.Generator().manual_seed(1000 + i)
-        with torch.no_grad():
-            for n, p in layer.named_parameters(): p.fill_(1.0) if "norm" in n else p.normal_(0.0, config.initializer_range, generator=g)
+    layers = model.model.layers
+    for i, layer in enumerate(layers):
+        if i >= distinct:   # share the weights, keep the layer's own attention module (its layer_idx indexes the KV cache)
+            src = layers[i % distinct]
+            layer.mlp, layer.input_layernorm, layer.post_attention_layernorm = src.mlp, src.input_layernorm, src.post_attention_layernorm
+            for name, m in src.self_attn.named_children(): layer.self_attn.set_submodule(name, m)
+            continue
+        layer.to_empty(device=device)
+        fill(layer, config, torch.Generator(device).manual_seed(1000 + i))
         if quantization: quantize_model(layer, quantization)
         gc.collect()
     if shared is None:
-        g = torch.Generator().manual_seed(0)
         for m in (model.model.embed_tokens, model.model.norm, model.lm_head):
-            m.to_empty(device="cpu")
-            with torch.no_grad():
-                for n, p in m.named_parameters(): p.fill_(1.0) if "norm" in n else p.normal_(0.0, config.initializer_range, generator=g)
-        model.model.rotary_emb = type(model.model.rotary_emb)(config)
+            m.to_empty(device=device); fill(m, config, torch.Generator(device).manual_seed(0))
+        model.model.rotary_emb = type(model.model.rotary_emb)(config).to(device)
     else:
         model.model.embed_tokens, model.model.norm, model.lm_head, model.model.rotary_emb = (
             shared.model.embed_tokens, shared.model.norm, shared.lm_head, shared.model.rotary_emb)
+    return model.eval()
+
+def with_int4_lm_head(config, quantized, full):
+    "`quantized`'s decoder layers with an int4 copy of `full`'s lm_head: what `quantize_model(..., lm_head=True)` builds."
+    with torch.device("meta"): model = OlmoeForCausalLM(config)
+    model.model = quantized.model
+    model.lm_head = Int4Linear(full.lm_head, int4_groupsize(config.hidden_size))
     return model.eval()
 
 def timers(model, prompt):
@@ -55,52 +87,85 @@ def timers(model, prompt):
     nxt = prompt[:, -1:]
     def decode():
         model(nxt, past_key_values=cache, use_cache=True); cache.crop(-1)
-    def decode_layers():   # the same without the (full-precision, shared) lm_head
+    def decode_layers():
         model.model(nxt, past_key_values=cache, use_cache=True); cache.crop(-1)
     return (lambda: model(prompt, use_cache=False)), decode, decode_layers
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--quantizations", nargs="+", default=["int4", "nf4"])
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--tokens", type=int, default=64)
-    ap.add_argument("--runs", type=int, default=5, help="timed runs per model (median), after one warm-up")
-    ap.add_argument("--out", default=str(OUT), help="where to write the JSON results")
-    args = ap.parse_args()
-    config = OlmoeConfig(intermediate_size=1024, num_hidden_layers=args.layers)
+def run_shape(args, layers, device) -> dict:
+    config = OlmoeConfig(intermediate_size=1024, num_hidden_layers=layers)
+    distinct = min(layers, args.distinct_layers)
     t0 = time.perf_counter()
-    models = {"fp32": build(config, None)}
-    for q in args.quantizations: models[q] = build(config, q, shared=models["fp32"])
+    models = {"fp32": build(config, None, device, distinct)}
+    for v in args.quantizations:
+        q, lm_head = VARIANTS[v]
+        if lm_head: models[v] = with_int4_lm_head(config, models[q] if q in models else build(config, q, device, distinct, shared=models["fp32"]), models["fp32"])
+        else: models[v] = build(config, q, device, distinct, shared=models["fp32"])
     build_s = time.perf_counter() - t0
-    mem = {k: model_memory(m.model.layers).total for k, m in models.items()}
-    prompt = torch.randint(0, config.vocab_size, (1, args.tokens), generator=torch.Generator().manual_seed(0))
-    res = dict(torch=torch.__version__, python=platform.python_version(), layers=args.layers, tokens=args.tokens, runs=args.runs,
-               build_s=build_s, decoder_layer_bytes=mem, rows=[])
+    distinct_layers = lambda m: m.model.layers[:distinct]
+    mem = {k: model_memory(distinct_layers(m)).total for k, m in models.items()}
+    lm = {k: model_memory(m.lm_head).total for k, m in models.items()}
+    prompt = torch.randint(0, config.vocab_size, (1, args.tokens), generator=torch.Generator().manual_seed(0)).to(device)
+    res = dict(layers=layers, distinct_layers=distinct, build_s=build_s, decoder_layer_bytes=mem, lm_head_bytes=lm, rows=[], load_avg={})
+    threads = args.threads if device.type == "cpu" else [torch.get_num_threads()]
     with torch.inference_mode():
-        for th in args.threads:
+        for th in threads:
             torch.set_num_threads(th)
+            res["load_avg"][f"before {th} threads"] = load()
             fns = {k: timers(m, prompt) for k, m in models.items()}
             times = {k: ([], [], []) for k in models}
             for k, fs in fns.items(): [f() for f in fs]                       # warm-up
+            sync(device)
             for _ in range(args.runs):                                        # alternate models run by run
                 for k, fs in fns.items():
                     for fn, out in zip(fs, times[k]):
-                        t = time.perf_counter(); fn(); out.append(time.perf_counter() - t)
+                        t = time.perf_counter(); fn(); sync(device); out.append(time.perf_counter() - t)
             for k, (tp, td, tl) in times.items():
                 res["rows"].append(dict(model=k, threads=th, prefill_tok_s=args.tokens / statistics.median(tp), decode_tok_s=1 / statistics.median(td),
                                         decode_layers_tok_s=1 / statistics.median(tl), prefill_s=tp, decode_s=td, decode_layers_s=tl))
-    res["peak_rss_gb"] = peak_rss_gb()
-    ref = {r["threads"]: r for r in res["rows"] if r["model"] == "fp32"}
-    print(f"\n### {args.layers} layers at OLMoE-1B-7B width, random weights, CPU, prefill 1x{args.tokens}, decode 1 token with KV cache, median of {args.runs}\n")
-    print("| model | threads | decoder layers / fp32 bytes | prefill tok/s | vs fp32 | decode tok/s | vs fp32 | decode without lm_head, tok/s | vs fp32 |\n|---|---|---|---|---|---|---|---|---|")
-    for r in res["rows"]:
+    res["load_avg"]["after"] = load()
+    del models, fns; gc.collect()
+    return res
+
+def report(res, shape, device):
+    ref = {r["threads"]: r for r in shape["rows"] if r["model"] == "fp32"}
+    mem, bf16 = shape["decoder_layer_bytes"], shape["decoder_layer_bytes"]["fp32"] / 2
+    print(f"\n### {shape['layers']} layers ({shape['distinct_layers']} distinct) at OLMoE-1B-7B width, random weights, {device}, prefill 1x{res['tokens']}, "
+          f"decode 1 token with KV cache, median of {res['runs']}; load average {shape['load_avg']}\n")
+    print("| model | threads | decoder layers / bf16 bytes | lm_head MB | prefill tok/s | vs fp32 | decode tok/s | vs fp32 | decode without lm_head, tok/s | vs fp32 |\n|---|---|---|---|---|---|---|---|---|---|")
+    for r in shape["rows"]:
         f = ref[r["threads"]]
-        print(f"| {r['model']} | {r['threads']} | {mem[r['model']] / mem['fp32']:.3f} | {r['prefill_tok_s']:.1f} | {r['prefill_tok_s'] / f['prefill_tok_s']:.2f}x | "
+        print(f"| {r['model']} | {r['threads']} | {mem[r['model']] / bf16:.3f} | {shape['lm_head_bytes'][r['model']] / 2**20:.0f} | {r['prefill_tok_s']:.1f} | {r['prefill_tok_s'] / f['prefill_tok_s']:.2f}x | "
               f"{r['decode_tok_s']:.2f} | {r['decode_tok_s'] / f['decode_tok_s']:.2f}x | {r['decode_layers_tok_s']:.2f} | {r['decode_layers_tok_s'] / f['decode_layers_tok_s']:.2f}x |")
-    print(f"\nbuild {build_s:.0f} s, peak RSS {res['peak_rss_gb']:.2f} GB")
+    print(f"\nbuild {shape['build_s']:.0f} s")
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--layers", type=int, nargs="+", default=[2], help="decoder layer counts to measure, one shape after another (OLMoE-1B-7B has 16)")
+    ap.add_argument("--distinct-layers", type=int, default=2, help="layer i holds the weights of layer i %% this (fp32 16 layers would need 27 GB)")
+    ap.add_argument("--quantizations", nargs="+", default=None, choices=list(VARIANTS),
+                    help="default: int4 int4+lm_head on a CPU, nf4 on CUDA")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU threads (ignored on CUDA)")
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--runs", type=int, default=7, help="timed runs per model (median), after one warm-up")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--out", default=str(OUT), help="where to write the JSON results")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    if args.quantizations is None: args.quantizations = ["int4", "int4+lm_head"] if device.type == "cpu" else ["nf4"]
+    bad = [v for v in args.quantizations if VARIANTS[v][0] == "int4" and device.type != "cpu"]
+    if bad: ap.error(f"{bad} run on the CPU only (PyTorch's int4 CPU kernel); on {device.type} use nf4/fp4/int8 (bitsandbytes' kernels)")
+    import bitsandbytes, transformers
+    res = dict(torch=torch.__version__, transformers=transformers.__version__, bitsandbytes=bitsandbytes.__version__, python=platform.python_version(),
+               device=str(device), device_name=torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+               cpu_capability=torch.backends.cpu.get_cpu_capability(), cpus=os.cpu_count(), tokens=args.tokens, runs=args.runs,
+               load_avg_start=load(), shapes=[])
+    for layers in args.layers:
+        res["shapes"].append(run_shape(args, layers, device)); gc.collect()
+        report(res, res["shapes"][-1], device)
+        with atomic_write(Path(args.out), "w") as fh: json.dump(res, fh, indent=1)   # each shape as soon as it is done
+    res["peak_rss_gb"] = peak_rss_gb()
     with atomic_write(Path(args.out), "w") as fh: json.dump(res, fh, indent=1)
-    print(f"wrote {args.out}")
+    print(f"\npeak RSS {res['peak_rss_gb']:.2f} GB; wrote {args.out}")
 
 if __name__ == "__main__":
     main()

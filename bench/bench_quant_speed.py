@@ -14,7 +14,8 @@ Then, side by side in this process, alternating the models run by run, for each 
 - decode without the lm_head (the decoder layers alone).
 
 The machine's load average (1, 5, 15 min) is recorded before each thread count and at the end: a busy machine
-starves the timed threads. On a CUDA device (when one exists) the same runs compare bitsandbytes' CUDA kernels
+starves the timed threads, so the CPU seconds this process used per run are recorded too (their ratios are less
+hurt by other jobs; on a quiet machine the wall-clock ratios are the figures). On a CUDA device (when one exists) the same runs compare bitsandbytes' CUDA kernels
 ("nf4": `QuantizedExperts` dequantizes with bitsandbytes, attention in bitsandbytes' `Linear4bit`) with full
 precision; int4 is CPU-only. Prints a markdown table with ratios to full precision and writes JSON.
 
@@ -112,16 +113,19 @@ def run_shape(args, layers, device) -> dict:
             torch.set_num_threads(th)
             res["load_avg"][f"before {th} threads"] = load()
             fns = {k: timers(m, prompt) for k, m in models.items()}
-            times = {k: ([], [], []) for k in models}
+            times, cpu = {k: ([], [], []) for k in models}, {k: ([], [], []) for k in models}
             for k, fs in fns.items(): [f() for f in fs]                       # warm-up
             sync(device)
             for _ in range(args.runs):                                        # alternate models run by run
                 for k, fs in fns.items():
-                    for fn, out in zip(fs, times[k]):
-                        t = time.perf_counter(); fn(); sync(device); out.append(time.perf_counter() - t)
+                    for fn, out, out_cpu in zip(fs, times[k], cpu[k]):
+                        c, t = time.process_time(), time.perf_counter(); fn(); sync(device)
+                        out.append(time.perf_counter() - t); out_cpu.append(time.process_time() - c)
             for k, (tp, td, tl) in times.items():
+                cp, cd, cl = cpu[k]   # CPU seconds of this process: less hurt than wall time when other jobs take the cores
                 res["rows"].append(dict(model=k, threads=th, prefill_tok_s=args.tokens / statistics.median(tp), decode_tok_s=1 / statistics.median(td),
-                                        decode_layers_tok_s=1 / statistics.median(tl), prefill_s=tp, decode_s=td, decode_layers_s=tl))
+                                        decode_layers_tok_s=1 / statistics.median(tl), prefill_s=tp, decode_s=td, decode_layers_s=tl,
+                                        prefill_cpu_s=statistics.median(cp), decode_cpu_s=statistics.median(cd), decode_layers_cpu_s=statistics.median(cl)))
     res["load_avg"]["after"] = load()
     del models, fns; gc.collect()
     return res
@@ -131,11 +135,13 @@ def report(res, shape, device):
     mem, bf16 = shape["decoder_layer_bytes"], shape["decoder_layer_bytes"]["fp32"] / 2
     print(f"\n### {shape['layers']} layers ({shape['distinct_layers']} distinct) at OLMoE-1B-7B width, random weights, {device}, prefill 1x{res['tokens']}, "
           f"decode 1 token with KV cache, median of {res['runs']}; load average {shape['load_avg']}\n")
-    print("| model | threads | decoder layers / bf16 bytes | lm_head MB | prefill tok/s | vs fp32 | decode tok/s | vs fp32 | decode without lm_head, tok/s | vs fp32 |\n|---|---|---|---|---|---|---|---|---|---|")
+    print("| model | threads | decoder layers / bf16 bytes | lm_head MB | prefill tok/s | vs fp32 | decode tok/s | vs fp32 | decode without lm_head, tok/s | vs fp32 "
+          "| CPU time vs fp32: prefill / decode / without lm_head |\n|---|---|---|---|---|---|---|---|---|---|---|")
     for r in shape["rows"]:
         f = ref[r["threads"]]
         print(f"| {r['model']} | {r['threads']} | {mem[r['model']] / bf16:.3f} | {shape['lm_head_bytes'][r['model']] / 2**20:.0f} | {r['prefill_tok_s']:.1f} | {r['prefill_tok_s'] / f['prefill_tok_s']:.2f}x | "
-              f"{r['decode_tok_s']:.2f} | {r['decode_tok_s'] / f['decode_tok_s']:.2f}x | {r['decode_layers_tok_s']:.2f} | {r['decode_layers_tok_s'] / f['decode_layers_tok_s']:.2f}x |")
+              f"{r['decode_tok_s']:.2f} | {r['decode_tok_s'] / f['decode_tok_s']:.2f}x | {r['decode_layers_tok_s']:.2f} | {r['decode_layers_tok_s'] / f['decode_layers_tok_s']:.2f}x | "
+              f"{f['prefill_cpu_s'] / r['prefill_cpu_s']:.2f}x / {f['decode_cpu_s'] / r['decode_cpu_s']:.2f}x / {f['decode_layers_cpu_s'] / r['decode_layers_cpu_s']:.2f}x |")
     print(f"\nbuild {shape['build_s']:.0f} s")
 
 def main():
@@ -146,7 +152,7 @@ def main():
                     help="default: int4 int4+lm_head on a CPU, nf4 on CUDA")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU threads (ignored on CUDA)")
     ap.add_argument("--tokens", type=int, default=64)
-    ap.add_argument("--runs", type=int, default=7, help="timed runs per model (median), after one warm-up")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per model (median), after one warm-up")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", default=str(OUT), help="where to write the JSON results")
     args = ap.parse_args()

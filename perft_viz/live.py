@@ -5,6 +5,7 @@
 # %% ../nbs/16_live.ipynb #f1d54804
 from __future__ import annotations
 import copy, logging, math, queue, shutil, tempfile, threading
+from collections import Counter
 from contextlib import contextmanager, nullcontext
 from typing import NamedTuple
 import torch
@@ -12,12 +13,17 @@ from fastcore.basics import patch
 from .core import PerftVizError, check
 from .model import LoadedModel
 from .tasks import SUITE, SYNTHETIC_TASKS, make_suite, format_prompt
-from .adapters import adapter_config, adapter_label, wrap_model, kind_knobs
+from .adapters import adapter_config, adapter_label, adapter_kind, wrap_model, kind_knobs
+from .capture import capture_routing
+from .perft.routers import fit_kmeans_router, fit_activation_router, task_routed, use_task_ids
+from .evaluate import evaluate_model
 from .callbacks import QueueCallback, MetricsCallback
+from transformers import TrainerCallback
 from .train import train_adapter, NonFiniteLoss
 
 # %% auto #0
-__all__ = ['log', 'TrainSlots', 'Diverged', 'DivergenceCallback', 'LiveState', 'LiveRun']
+__all__ = ['log', 'TrainSlots', 'Diverged', 'DivergenceCallback', 'task_batches', 'fit_router', 'RouterSnapshot',
+           'router_snapshot', 'SnapshotCallback', 'LiveState', 'LiveRun', 'HeldOut']
 
 # %% ../nbs/16_live.ipynb #a1f0c3d3
 class TrainSlots:
@@ -62,6 +68,66 @@ class DivergenceCallback(MetricsCallback):
         if not math.isfinite(w) or w > self.max_weight:
             raise Diverged(f"Training diverged at step {state.global_step}: an adapter weight reached {w:.3g}.")
 
+# %% ../nbs/16_live.ipynb #b7e1a002
+def task_batches(tokenizer, data, template:str="short", batch_size:int=16, limit:int|None=None) -> list[dict]:
+    "Prompt + answer of each record of `data` as padded batches (input_ids, attention_mask, task_ids), for fitting and probing routers."
+    recs = list(data)[:limit]
+    texts = [format_prompt(r["instruction"], r.get("input", ""), template) + r["output"] for r in recs]
+    if tokenizer.pad_token_id is None: tokenizer.pad_token = tokenizer.eos_token
+    out = []
+    for s in range(0, len(texts), batch_size):
+        enc = tokenizer(texts[s:s + batch_size], padding=True, padding_side="right", return_tensors="pt")
+        out.append(dict(input_ids=enc.input_ids, attention_mask=enc.attention_mask,
+                        task_ids=torch.tensor([r.get("task_id", 0) for r in recs[s:s + batch_size]])))   # [batch]
+    return out
+
+def fit_router(model, cfg, data, tokenizer, template:str="short", max_examples:int=256) -> str:
+    "Fit a `kmeans` or `activation` PEFT router of `model` on `data` (other routers: nothing to do); one line on what was fitted."
+    if getattr(cfg, "router", None) not in ("kmeans", "activation"): return ""
+    recs = list(data)[:max_examples]
+    batches = task_batches(tokenizer, recs, template)
+    tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+    model.eval()
+    if cfg.router == "kmeans":
+        fit_kmeans_router(model, batches)
+        return f"k-means router: {cfg.num_experts} centroids per layer fitted on {tokens:,} training tokens."
+    tasks = list(dict.fromkeys(r["task"] for r in recs))             # the tasks in data, in order
+    M, T = cfg.num_experts, len(tasks)
+    share = [[t for t in range(T) if t % M == j] if M < T else [j % T] for j in range(M)]   # tasks each PEFT expert is profiled on
+    def part(j):   # expert j's records: its tasks' records; experts sharing one task split its records between them
+        rs = [r for r in recs if tasks.index(r["task"]) in share[j]]
+        peers = [i for i in range(M) if share[i] == share[j]]
+        return rs[peers.index(j)::len(peers)] or rs
+    fit_activation_router(model, [task_batches(tokenizer, part(j), template) for j in range(M)])
+    return (f"activation router: each of {M} PEFT experts owns the neurons most active on its tasks "
+            f"({', '.join(f'E{j}: ' + '+'.join(tasks[t] for t in share[j]) for j in range(min(M, 4)))}{', ...' if M > 4 else ''}).")
+
+# %% ../nbs/16_live.ipynb #b7e1a005
+class RouterSnapshot(NamedTuple):
+    step: int                  # optimizer steps done (0 = before training)
+    base: torch.Tensor         # [layers, tokens, k] the base routers' top-k on the probe tokens
+    peft: torch.Tensor|None    # [PEFT layers, tokens, K] the PEFT routers' top-k; None without PEFT routers
+
+@torch.no_grad()
+def router_snapshot(model, probe:dict, step:int) -> RouterSnapshot:
+    "Route the `probe` batch (from `task_batches`) through `model`; its top-k choices at `step`."
+    dev = next(model.parameters()).device
+    ids, mask = probe["input_ids"].to(dev), probe["attention_mask"].to(dev)
+    with (use_task_ids(model, probe["task_ids"]) if task_routed(model) else nullcontext()):
+        cap = capture_routing(model, ids, mask)
+    keep = cap.token_mask
+    return RouterSnapshot(step, cap.topk_index[:, keep].cpu(), cap.perft("hook_topk_index")[:, keep].cpu() if cap.perft_layers else None)
+
+class SnapshotCallback(TrainerCallback):
+    "Append a `RouterSnapshot` to `out` before training, every `every` steps, and at the end."
+    def __init__(self, probe:dict, every:int, out:list): self.probe, self.every, self.out = probe, max(1, int(every)), out
+    def take(self, model, step):
+        if model is not None and not (self.out and self.out[-1].step == step): self.out.append(router_snapshot(model, self.probe, step))
+    def on_train_begin(self, args, state, control, model=None, **kw): self.take(model, state.global_step)
+    def on_step_end(self, args, state, control, model=None, **kw):
+        if state.global_step % self.every == 0: self.take(model, state.global_step)
+    def on_train_end(self, args, state, control, model=None, **kw): self.take(model, state.global_step)
+
 # %% ../nbs/16_live.ipynb #4a0bf58e
 log = logging.getLogger("perft_viz.live")
 
@@ -79,48 +145,69 @@ class LiveRun:
         self.loaded, self.template, self.slots, self.copy_lock = loaded, template, slots, copy_lock or nullcontext()
         self.lock, self.thread, self.stop_event, self.ticket = threading.Lock(), None, threading.Event(), None
         self.q, self.records, self.model, self.label, self.error, self.result = queue.Queue(), [], None, "", None, None
-        self.tasks, self.status, self.run_label = SUITE, "No run yet.", ""
+        self.tasks, self.status, self.run_label, self.note = SUITE, "No run yet.", "", ""
+        self.snapshots, self.score = [], None   # this run's RouterSnapshots; its HeldOut score once it ended
 
     @property
     def running(self): return self.thread is not None and self.thread.is_alive()
 
     def start(self, variant:str="R", experts:int|None=8, top_k:int|None=2, rank:int=8,
               steps:int=200, lr:float=1e-2,   # about 50 s on 2 cores; PERFT-R reaches ~70% on the suite, PERFT-E more
-              tasks=SUITE, batch_size:int=16, seed:int=0) -> str:
+              tasks=SUITE, batch_size:int=16, seed:int=0,
+              router:str|None=None,           # R: learned, base, dense, task, kmeans, activation (fitted here); None = the kind's
+              placement:str|None=None, expert_type:str|None=None, init:str|None=None,   # PERFT kinds; None = PerftConfig's default
+              score:bool=True,                # score held-out exact match when the run ends
+              snapshots:int=8) -> str:        # router snapshots between start and end, for saturation
         "Start training (returns at once); a clear message if a run is already going or the settings are wrong."
         with self.lock:
             if self.running: raise PerftVizError("A training run is already in progress. Stop it first, or wait for it to finish.")
             tasks = tuple(tasks) or SUITE
             check(all(t in SYNTHETIC_TASKS for t in tasks), f"tasks={tasks} has an unknown task.", f"Choose from {tuple(SYNTHETIC_TASKS)}.")
             check(int(steps) >= 1, f"steps={steps} is out of range.", "Use 1 step or more (the app has its own limit).")
-            knobs = kind_knobs(variant, experts=int(experts) if experts else None, top_k=int(top_k) if top_k else None)
-            cfg = adapter_config(variant, rank=int(rank), **knobs)   # the knobs this kind takes (the app's form shows all)
+            knobs = kind_knobs(variant, experts=int(experts) if experts else None, top_k=int(top_k) if top_k else None, router=router or None)
+            perft = {k: v for k, v in dict(placement=placement, expert_type=expert_type, init=init).items() if v}
+            cfg = adapter_config(variant, rank=int(rank), **knobs, **(perft if adapter_kind(variant).family == "PERFT" else {}))
+            if getattr(cfg, "router", None) == "task":
+                check(cfg.n_tasks >= len(tasks), f"router='task' with {cfg.num_experts} PEFT experts, top-{cfg.top_k}, gives {cfg.n_tasks} "
+                      f"task groups for {len(tasks)} tasks.", f"Use PEFT experts = top-k x tasks (here {cfg.top_k * len(tasks)}), or fewer tasks.")
             with self.copy_lock: base = copy.deepcopy(self.loaded.model)
             model = wrap_model(base, cfg)   # raises a PerftVizError for bad shapes
             n = min(max(32, int(steps) * int(batch_size) // len(tasks)), 4096)   # a long run repeats examples, not 1e6 of them in memory
             data = make_suite(n, seed=seed, tasks=tasks)
-            self.q, self.records, self.error, self.result = queue.Queue(), [], None, None
+            self.q, self.records, self.error, self.result, self.note, self.snapshots, self.score = queue.Queue(), [], None, None, "", [], None
             self.run_label, self.tasks, self.stop_event, self.ticket = adapter_label(cfg), tasks, threading.Event(), object()
-            stop, ticket = self.stop_event, self.ticket
-            def work():
-                out = tempfile.mkdtemp(prefix="perft-viz-live-")
-                try:
-                    with (self.slots.hold(ticket, stop) if self.slots else nullcontext(True)) as got:
-                        if not got: self.result = "left the line"; return
-                        self.result = train_adapter(model, self.loaded.tokenizer, data, callbacks=[QueueCallback(self.q), DivergenceCallback()],
-                                                    stop=stop, output_dir=out, max_steps=int(steps), lr=float(lr), warmup_steps=min(10, int(steps) // 10),
-                                                    train_on_inputs=False,   # loss on the answer only: the prompts are 10x longer
-                                                    batch_size=int(batch_size), template=self.template, progress=False, seed=seed,
-                                                    save_total_limit=1)
-                    self.model, self.label = model, self.run_label   # only a run that ended well replaces the adapter
-                except Exception as e:
-                    if not isinstance(e, PerftVizError): log.exception("training run failed")
-                    self.error = e
-                finally: shutil.rmtree(out, ignore_errors=True)   # checkpoints of a live run are not kept
-            self.thread = threading.Thread(target=work, daemon=True, name="perft-viz-live")
+            train = dict(max_steps=int(steps), lr=float(lr), batch_size=int(batch_size), seed=seed)
+            self.thread = threading.Thread(target=self._work, args=(model, cfg, data, train, score, max(1, int(steps) // max(1, snapshots))),
+                                           daemon=True, name="perft-viz-live")
             self.status = f"Training {self.run_label} for {steps} steps on {', '.join(tasks)}..."
             self.thread.start()
             return self.status
+
+# %% ../nbs/16_live.ipynb #b7e1a008
+@patch
+def _work(self:LiveRun, model, cfg, data, train:dict, score:bool, every:int):
+    "The run's thread: wait for a slot, fit the router, train (snapshotting routers), score on held-out examples."
+    out, stop, ticket, tok = tempfile.mkdtemp(prefix="perft-viz-live-"), self.stop_event, self.ticket, self.loaded.tokenizer
+    fitted = ""   # what was fitted: stays in the status
+    try:
+        with (self.slots.hold(ticket, stop) if self.slots else nullcontext(True)) as got:
+            if not got: self.result = "left the line"; return
+            if getattr(cfg, "router", None) in ("kmeans", "activation"):
+                self.note = f"fitting the {cfg.router} router on the training data..."
+                self.note = fitted = fit_router(model, cfg, data, tok, self.template)
+            probe = task_batches(tok, make_suite(2, seed=5, tasks=self.tasks, split="test"), self.template, batch_size=64)[0]
+            cbs = [QueueCallback(self.q), DivergenceCallback(), SnapshotCallback(probe, every, self.snapshots)]
+            self.result = train_adapter(model, tok, data, callbacks=cbs, stop=stop, output_dir=out, warmup_steps=min(10, train["max_steps"] // 10),
+                                        train_on_inputs=False,   # loss on the answer only: the prompts are 10x longer
+                                        template=self.template, progress=False, save_total_limit=1, **train)
+        self.model, self.label = model, self.run_label   # only a run that ended well replaces the adapter
+        if score:
+            self.note = "scoring on held-out examples..."
+            self.score, self.note = self.heldout(), fitted
+    except Exception as e:
+        if not isinstance(e, PerftVizError): log.exception("training run failed")
+        self.error = e
+    finally: shutil.rmtree(out, ignore_errors=True)   # checkpoints of a live run are not kept
 
 # %% ../nbs/16_live.ipynb #d3e4f5a6
 @patch
@@ -158,8 +245,12 @@ def poll(self:LiveRun) -> LiveState:
     elif self.records:
         r = self.records[-1]
         done = "" if self.running else (" - done" if self.result is None or self.result.stopped == "completed" else f" - stopped ({self.result.stopped})")
+        sc = self.score
         self.status = (f"{self.run_label}: step {r['step']}/{r['max_steps']}, loss {r['loss']:.3f}, "
-                       f"CE {r.get('ce', float('nan')):.3f}, {r.get('tokens_per_s', 0):.0f} tokens/s{done}")
+                       f"CE {r.get('ce', float('nan')):.3f}, {r.get('tokens_per_s', 0):.0f} tokens/s{done}"
+                       + (f"; {self.note}" if self.note else "")
+                       + (f". Held-out exact match {sc.adapted['mean']:.0%} (base model {sc.base['mean']:.0%})." if sc is not None else ""))
+    elif self.note and self.running: self.status = f"{self.run_label}: {self.note}"
     return LiveState(list(self.records), self.status, self.running, self.run_label)
 
 @patch
@@ -189,5 +280,28 @@ def answer(self:LiveRun, task:str, input:str, max_new_tokens:int=12) -> tuple[st
                                         eos_token_id=tok.eos_token_id)[0, ids.shape[1]:], skip_special_tokens=True).strip()
     m.eval()
     with m.disable_adapter(): base = gen()
+    if task_routed(m):   # a task router needs the task's id: its place among the run's tasks
+        check(task in self.tasks, f"This adapter routes by task and was not trained on {task!r}.", f"Choose one of {self.tasks}.")
+        with use_task_ids(m, torch.tensor([self.tasks.index(task)])): return base, gen()
     return base, gen()
+
+class HeldOut(NamedTuple):
+    "Exact match on held-out examples: per task, plus 'mean' (unweighted over tasks)."
+    tasks: tuple
+    base: dict       # the frozen base model
+    adapted: dict    # base + the adapter
+    common: dict     # always giving the task's most common answer among these examples (a chance line)
+    n: int           # examples per task
+    label: str       # the adapter scored
+
+@patch
+def heldout(self:LiveRun, per_task:int=8, seed:int=1) -> HeldOut:
+    "Score the trained adapter and the base model on `per_task` held-out examples of each of the run's tasks."
+    model, tok = self.trained(), self.loaded.tokenizer
+    ds = make_suite(per_task, seed=seed, tasks=self.tasks, split="test")
+    with model.disable_adapter(): base = evaluate_model(model, tok, ds, template=self.template, check_references=False).accuracy
+    adapted = evaluate_model(model, tok, ds, template=self.template, check_references=False).accuracy
+    common = {t: Counter(a for a, k in zip(ds["answer"], ds["task"]) if k == t).most_common(1)[0][1] / per_task for t in self.tasks}
+    common["mean"] = sum(common.values()) / len(self.tasks)
+    return HeldOut(tuple(self.tasks), base, adapted, common, per_task, self.label)
 

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from peft import LoraConfig, get_peft_model_state_dict, set_peft_model_state_dict
 from .core import PerftVizError, check
 from .model import LoadedModel
-from .perft.config import PerftConfig
+from .perft.config import PerftConfig, ROUTERS, PLACEMENTS, EXPERT_TYPES, INITS
 from .adapters import adapter_config, adapter_label, wrap_model
 from .live import LiveRun, TrainSlots
 
@@ -49,16 +49,23 @@ def _within(x, name:str, lo, hi):
     return x
 
 # %% ../nbs/16a_app_session.ipynb #f129acea
-def check_train(lim:AppLimits, variant:str, experts, top_k, rank, steps, lr) -> dict:
-    "The training settings as LiveRun.start takes them, each checked against the limits."
+_KNOB_CHOICES = dict(router=ROUTERS, placement=PLACEMENTS, expert_type=EXPERT_TYPES, init=INITS)
+
+def check_train(lim:AppLimits, variant:str, experts, top_k, rank, steps, lr,
+                router=None, placement=None, expert_type=None, init=None) -> dict:   # PERFT knobs (router: R only); None = default
+    "The training settings as LiveRun.start takes them, each checked against the limits; the PERFT knobs only where they apply."
     perft = variant in ("S", "D", "R", "E")
+    knobs = {k: v for k, v in dict(router=router if variant == "R" else None, placement=placement, expert_type=expert_type, init=init).items()
+             if v and perft}
+    for k, v in knobs.items():
+        check(v in _KNOB_CHOICES[k], f"{k.replace('_', ' ')}={v!r} is not one of this app's choices.", f"Pick one of {_KNOB_CHOICES[k]}.")
     rank, steps = _within(_whole(rank, "rank"), "rank", 1, lim.max_rank), _within(_whole(steps, "steps"), "steps", 1, lim.max_steps)
     if variant in ("D", "R"): experts = _within(_whole(experts, "PEFT experts"), "PEFT experts", 1, lim.max_experts)
     if variant == "R": top_k = _within(_whole(top_k, "top-k"), "top-k", 1, min(lim.max_top_k, experts))
     check(lr is not None and math.isfinite(float(lr)), f"learning rate={lr!r} is not a number.", "Enter a learning rate such as 0.01.")
     lo, hi = lim.lr_range
     check(lo <= float(lr) <= hi, f"learning rate={float(lr):g} is outside the limit {lo:g}..{hi:g} of this server.", f"Use a learning rate between {lo:g} and {hi:g}.")
-    return dict(variant=variant, experts=experts, top_k=top_k, rank=rank, steps=steps, lr=float(lr))
+    return dict(variant=variant, experts=experts, top_k=top_k, rank=rank, steps=steps, lr=float(lr), **knobs)
 
 def cut_prompt(lim:AppLimits, prompt:str) -> tuple[str, str]:
     "(prompt cut to `max_prompt_chars`, notice or '')."

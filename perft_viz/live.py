@@ -107,6 +107,7 @@ class RouterSnapshot(NamedTuple):
     step: int                  # optimizer steps done (0 = before training)
     base: torch.Tensor         # [layers, tokens, k] the base routers' top-k on the probe tokens
     peft: torch.Tensor|None    # [PEFT layers, tokens, K] the PEFT routers' top-k; None without PEFT routers
+    peft_layers: tuple = ()    # the layers of `peft`
 
 @torch.no_grad()
 def router_snapshot(model, probe:dict, step:int) -> RouterSnapshot:
@@ -116,7 +117,8 @@ def router_snapshot(model, probe:dict, step:int) -> RouterSnapshot:
     with (use_task_ids(model, probe["task_ids"]) if task_routed(model) else nullcontext()):
         cap = capture_routing(model, ids, mask)
     keep = cap.token_mask
-    return RouterSnapshot(step, cap.topk_index[:, keep].cpu(), cap.perft("hook_topk_index")[:, keep].cpu() if cap.perft_layers else None)
+    peft = cap.perft("hook_topk_index")[:, keep].cpu() if cap.perft_layers else None
+    return RouterSnapshot(step, cap.topk_index[:, keep].cpu(), peft, cap.perft_layers)
 
 class SnapshotCallback(TrainerCallback):
     "Append a `RouterSnapshot` to `out` before training, every `every` steps, and at the end."
@@ -146,7 +148,7 @@ class LiveRun:
         self.lock, self.thread, self.stop_event, self.ticket = threading.Lock(), None, threading.Event(), None
         self.q, self.records, self.model, self.label, self.error, self.result = queue.Queue(), [], None, "", None, None
         self.tasks, self.status, self.run_label, self.note = SUITE, "No run yet.", "", ""
-        self.snapshots, self.score = [], None   # this run's RouterSnapshots; its HeldOut score once it ended
+        self.snapshots, self.score, self.config = [], None, None   # this run's RouterSnapshots, HeldOut score (once it ended), adapter config
 
     @property
     def running(self): return self.thread is not None and self.thread.is_alive()
@@ -175,7 +177,7 @@ class LiveRun:
             n = min(max(32, int(steps) * int(batch_size) // len(tasks)), 4096)   # a long run repeats examples, not 1e6 of them in memory
             data = make_suite(n, seed=seed, tasks=tasks)
             self.q, self.records, self.error, self.result, self.note, self.snapshots, self.score = queue.Queue(), [], None, None, "", [], None
-            self.run_label, self.tasks, self.stop_event, self.ticket = adapter_label(cfg), tasks, threading.Event(), object()
+            self.run_label, self.tasks, self.stop_event, self.ticket, self.config = adapter_label(cfg), tasks, threading.Event(), object(), cfg
             train = dict(max_steps=int(steps), lr=float(lr), batch_size=int(batch_size), seed=seed)
             self.thread = threading.Thread(target=self._work, args=(model, cfg, data, train, score, max(1, int(steps) // max(1, snapshots))),
                                            daemon=True, name="perft-viz-live")

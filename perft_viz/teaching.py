@@ -18,7 +18,8 @@ from .corpus import make_corpus, DOMAINS
 # %% auto #0
 __all__ = ['TokenPath', 'token_path', 'strongest_neurons', 'js_divergence', 'RoutingDiff', 'routing_diff', 'Geometry',
            'vector_geometry', 'texts_for', 'load_takeaway', 'domain_takeaway', 'vocab_takeaway', 'coact_takeaway',
-           'path_takeaway', 'diff_takeaway', 'norms_takeaway', 'geometry_takeaway', 'TextAnalyses', 'analyse_texts']
+           'path_takeaway', 'diff_takeaway', 'norms_takeaway', 'geometry_takeaway', 'TextAnalyses', 'analyse_texts',
+           'RunSaturation', 'run_saturation', 'saturation_takeaway']
 
 # %% ../nbs/06a_teaching.ipynb #1e653c1b
 class TokenPath(NamedTuple):
@@ -212,3 +213,42 @@ def analyse_texts(model, control, tokenizer, texts:list[str], labels:list[str], 
     vocab = lambda t: vocab_specialisation(t.topk_index, t.token_ids, E)
     return TextAnalyses(expert_load(tr.topk_index, tr.router_probs).f, spec(tr), spec(tc), vocab(tr), vocab(tc),
                         coactivation(tr.topk_index, E).coact, k, int(tr.topk_index.shape[1]))
+
+# %% ../nbs/06a_teaching.ipynb #c8f2b002
+class RunSaturation(NamedTuple):
+    step_a: int; step_b: int     # the two snapshots compared (a against b)
+    base: Tensor                 # [layers] share of step a's base top-k still chosen at step b
+    peft: Tensor|None            # [PEFT layers] the same for the PEFT routers (None without)
+    peft_layers: tuple           # the layers of `peft`
+    steps: list                  # the step of every snapshot
+    base_curve: Tensor           # [snapshots] every snapshot against step b, mean over layers
+    peft_curve: Tensor|None      # [snapshots]
+    chance_base: float           # k/E: two random top-k choices share this much
+    chance_peft: float|None      # K/M
+
+def run_saturation(snapshots:Sequence, # RouterSnapshots of one run (step, base [layers, tokens, k], peft, peft_layers)
+                   step_a:int, step_b:int, n_experts:int, # E of the base routers
+                   n_peft:int|None=None) -> RunSaturation: # M, the PEFT experts (None: no PEFT routers)
+    "Saturation of the run's routers between the snapshots at `step_a` and `step_b`, and of every snapshot against `step_b`."
+    steps = [s.step for s in snapshots]
+    check(len(snapshots) >= 2, f"The run has {len(snapshots)} router snapshot(s).", "Train for a few steps: a run keeps one at the start, "
+          "some along the way and one at the end.")
+    check(step_a in steps and step_b in steps, f"step {step_a if step_a not in steps else step_b} has no snapshot.", f"Pick from steps {steps}.")
+    a, b = snapshots[steps.index(step_a)], snapshots[steps.index(step_b)]
+    sat = lambda x, y: router_saturation(x, y).topk                          # [layers]
+    has_peft = b.peft is not None and all(s.peft is not None for s in snapshots)
+    k, K = b.base.shape[-1], (b.peft.shape[-1] if has_peft else None)
+    return RunSaturation(step_a, step_b, sat(a.base, b.base), sat(a.peft, b.peft) if has_peft else None, tuple(b.peft_layers) if has_peft else (),
+                         steps, torch.stack([sat(s.base, b.base).mean() for s in snapshots]),
+                         torch.stack([sat(s.peft, b.peft).mean() for s in snapshots]) if has_peft else None,
+                         k / n_experts, K / n_peft if has_peft and n_peft else None)
+
+def saturation_takeaway(s:RunSaturation) -> str:
+    "One line on saturation between two snapshots: what share of each router family's choices stayed, and where least."
+    parts = []
+    for name, v, layers in (("PEFT routers", s.peft, s.peft_layers), ("base routers", s.base, tuple(range(len(s.base))))):
+        if v is None: continue
+        l = int(v.argmin())
+        parts.append(f"the {name} still chose {_pct(v.mean())} of their step-{s.step_a} top-k experts (least at layer {layers[l]}: {_pct(v[l])})")
+    chance = f"two random choices would share about {_pct(s.chance_base)}" + (f" (PEFT: {_pct(s.chance_peft)})" if s.chance_peft is not None else "")
+    return f"At step {s.step_b}, " + "; ".join(parts) + f". 100% means routing had settled by step {s.step_a}; {chance}."

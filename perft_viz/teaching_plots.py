@@ -12,7 +12,7 @@ from .analysis import top_tokens
 
 # %% auto #0
 __all__ = ['token_path_figure', 'divergence_figure', 'changed_highlights', 'domain_spec_figure', 'vocab_table', 'coact_figure',
-           'geometry_figure']
+           'geometry_figure', 'heldout_figure', 'saturation_figure']
 
 # %% ../nbs/04a_teaching_plots.ipynb #d372c14b
 def token_path_figure(tp, label:str) -> go.Figure:
@@ -105,4 +105,38 @@ def geometry_figure(g, layer:int) -> go.Figure:
                                  text=[f"{group} {g.index[i]}" for i in ix], hovertemplate="%{text}<extra></extra>"))
     fig.update_layout(title=f"Router and expert vectors at layer {layer} (PCA of the expert keys, {g.explained:.0%} of their variance)",
                       xaxis_title="PC 1", yaxis_title="PC 2", height=480, margin=dict(l=10, r=10, t=50, b=40))
+    return fig
+
+# %% ../nbs/04a_teaching_plots.ipynb #c8f2b102
+_BASE_C, _PEFT_C = "#4c78a8", "#f58518"
+
+def heldout_figure(h) -> go.Figure:
+    "Per task (and the mean): held-out exact match of the base model and with the adapter (bars), and the most-common-answer rate (marks)."
+    xs = [*h.tasks, "mean"]
+    fig = go.Figure([go.Bar(x=xs, y=[h.base[t] for t in xs], name="base model", marker_color="#9e9e9e"),
+                     go.Bar(x=xs, y=[h.adapted[t] for t in xs], name=f"with {h.label}", marker_color=_PEFT_C),
+                     go.Scatter(x=xs, y=[h.common[t] for t in xs], mode="markers", name="always the most common answer",
+                                marker=dict(symbol="line-ew-open", size=40, line=dict(width=3, color="#222")))])
+    fig.update_layout(title=f"Held-out exact match ({h.n} new examples per task)", barmode="group", height=320,
+                      yaxis=dict(title="exact match", range=[0, 1.05], tickformat=".0%"), margin=dict(l=10, r=10, t=50, b=40),
+                      legend=dict(orientation="h", y=-0.2))
+    return fig
+
+def saturation_figure(s) -> go.Figure:
+    "Left: per layer, the share of step a's top-k still chosen at step b (base and PEFT routers, chance dashed). Right: every snapshot against step b."
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.1,
+                        subplot_titles=(f"step {s.step_a} against step {s.step_b}, per layer", f"every snapshot against step {s.step_b}"))
+    fams = [("base routers", s.base, list(range(len(s.base))), s.base_curve, s.chance_base, _BASE_C)]
+    if s.peft is not None: fams.append(("PEFT routers", s.peft, list(s.peft_layers), s.peft_curve, s.chance_peft, _PEFT_C))
+    for name, v, layers, curve, chance, c in fams:
+        fig.add_trace(go.Bar(x=layers, y=v.tolist(), name=name, marker_color=c, legendgroup=name), row=1, col=1)
+        fig.add_trace(go.Scatter(x=s.steps, y=curve.tolist(), mode="lines+markers", name=name, line=dict(color=c), legendgroup=name,
+                                 showlegend=False), row=1, col=2)
+        if chance is not None:
+            for col in (1, 2): fig.add_hline(y=chance, line=dict(dash="dot", color=c), row=1, col=col)
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text="top-k still chosen", col=1)
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%", col=2)
+    fig.update_xaxes(title_text="layer", dtick=1, col=1); fig.update_xaxes(title_text="step", col=2)
+    fig.update_layout(title="Router saturation over your run (dotted: two random choices)", barmode="group", height=340,
+                      margin=dict(l=10, r=10, t=70, b=40), legend=dict(orientation="h", y=-0.25))
     return fig

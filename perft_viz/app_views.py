@@ -25,8 +25,9 @@ from .teaching_plots import (token_path_figure, divergence_figure, changed_highl
                                       coact_figure, geometry_figure)
 
 # %% auto #0
-__all__ = ['INTRO', 'GLOSSARY', 'ROUTER_ABOUT', 'SOURCES', 'as_layer', 'adapter_model', 'clicked_token', 'train_guide',
-           'TeachView', 'compare_tab', 'analyses_tab', 'geometry_tab']
+__all__ = ['INTRO', 'GLOSSARY', 'ROUTER_ABOUT', 'PLACEMENT_ABOUT', 'EXPERT_ABOUT', 'INIT_ABOUT', 'HEATMAP_CLICK_JS', 'SOURCES',
+           'as_layer', 'adapter_model', 'clicked_token', 'train_guide', 'TeachView', 'heldout_view', 'saturation_panel',
+           'perft_knobs', 'goto_tab_js', 'heatmap_click_bridge', 'compare_tab', 'analyses_tab', 'geometry_tab']
 
 # %% ../nbs/20b_app_views.ipynb #f3b24db5
 INTRO = ("**What you are looking at.** In a mixture-of-experts (MoE) model, each layer's feed-forward part is split into many small "
@@ -153,21 +154,107 @@ def geometry(self:TeachView, layer, adapted=None):
     return geometry_figure(g, layer), geometry_takeaway(g) + extra
 
 # %% ../nbs/20b_app_views.ipynb #c56e91da
+from .teaching import run_saturation, saturation_takeaway
+from .teaching_plots import heldout_figure, saturation_figure
+
+def heldout_view(h) -> tuple[go.Figure, str]:
+    "(figure, Markdown) of a `perft_viz.live.HeldOut` score: base vs adapted per task, with the most-common-answer line."
+    rows = "\n".join(f"| {t} | {h.base[t]:.0%} | {h.adapted[t]:.0%} | {h.common[t]:.0%} |" for t in h.tasks)
+    return heldout_figure(h), (f"**Held-out exact match** ({h.n} new examples per task): base {h.base['mean']:.0%}, "
+                               f"with the adapter {h.adapted['mean']:.0%}; always giving the most common answer: {h.common['mean']:.0%}. "
+                               f"See what it changed in the Adapter and Compare tabs.\n\n"
+                               f"| task | base | adapted | most common answer |\n|---|---|---|---|\n{rows}")
+
 @patch
-def heldout(self:TeachView, run, # a LiveRun (its trained model, tasks and prompt template)
-            per_task:int=8, seed:int=1):
-    "Markdown: held-out exact match of the base model and of the visitor's adapted model, per task."
-    model = adapter_model(run)
-    check(model is not None, "There is no trained adapter to score.", "Train one (and let it finish) first.")
-    tasks = tuple(run.tasks)
-    ds = make_suite(per_task, seed=seed, tasks=tasks, split="test")
-    tok = self.loaded.tokenizer
-    with model.disable_adapter(): base = evaluate_model(model, tok, ds, template=run.template, check_references=False)
-    ad = evaluate_model(model, tok, ds, template=run.template, check_references=False)
-    rows = "\n".join(f"| {t} | {base.accuracy[t]:.0%} | {ad.accuracy[t]:.0%} |" for t in tasks)
-    return (f"**Held-out exact match** ({per_task} new examples per task): base {base.accuracy['mean']:.0%}, "
-            f"with the adapter {ad.accuracy['mean']:.0%}. See what it changed in the Adapter and Compare tabs.\n\n"
-            f"| task | base | adapted |\n|---|---|---|\n{rows}")
+def heldout(self:TeachView, run, # a LiveRun: its score when the run ended, else scored now
+            per_task:int=8, seed:int=1) -> tuple[go.Figure, str]:
+    "(figure, Markdown): held-out exact match of the base model and of the visitor's adapted model, per task."
+    check(adapter_model(run) is not None, "There is no trained adapter to score.", "Train one (and let it finish) first.")
+    h = run.score if run.score is not None and run.score.label == run.label else run.heldout(per_task, seed)
+    return heldout_view(h)
+
+# %% ../nbs/20b_app_views.ipynb #d9a3c002
+def _step_choices(run) -> list[tuple[str, int]]:
+    steps = [s.step for s in run.snapshots]
+    end = "latest" if run.running else "end"
+    return [(f"step {s}" + (" (start)" if i == 0 else f" ({end})" if i == len(steps) - 1 else ""), s) for i, s in enumerate(steps)]
+
+@patch
+def saturation(self:TeachView, run, step_a=None, step_b=None):
+    "(figure, step-a choices, step-b choices, takeaway) of router saturation between two snapshots of the visitor's run."
+    check(run is not None and len(run.snapshots) >= 2, "You have no training run yet (or it has not taken two router snapshots).",
+          "Start a run in the Train tab; it keeps router snapshots at the start, along the way and at the end. Then come back here.")
+    choices = _step_choices(run)
+    steps = [s for _, s in choices]
+    a = int(step_a) if step_a is not None and int(step_a) in steps else steps[0]
+    b = int(step_b) if step_b is not None and int(step_b) in steps else steps[-1]
+    M = getattr(run.config, "num_experts", None)
+    s = run_saturation(list(run.snapshots), a, b, self.loaded.model.config.num_experts, M)
+    return (saturation_figure(s), gr.Dropdown(choices=choices, value=a), gr.Dropdown(choices=choices, value=b),
+            f"{run.run_label}: {saturation_takeaway(s)}")
+
+def saturation_panel(teach:TeachView, handler):
+    "Router saturation between two snapshots of the visitor's run (inside the Analyses tab)."
+    gr.Markdown("### Router saturation over your training run\nThe OLMoE paper found that routing *saturates* early: most of a "
+                "checkpoint's top-k experts are still chosen at the end. Your run keeps router snapshots on fixed held-out examples; "
+                "pick two to see how much of the earlier routing survived, per layer.")
+    with gr.Row():
+        sa = gr.Dropdown([], label="Earlier snapshot", elem_id="sat-a", allow_custom_value=True, scale=1)
+        sb = gr.Dropdown([], label="Later snapshot", elem_id="sat-b", allow_custom_value=True, scale=1)
+        go_btn = gr.Button("Show router saturation", variant="primary", elem_id="saturation-btn", scale=1)
+    note = gr.Markdown(elem_id="saturation-note")
+    plot = gr.Plot(label="Router saturation", elem_id="saturation")
+    def saturation(a, b, session=None): return teach.saturation(session.run if session is not None else None, a, b)
+    fn = handler(saturation, 4)
+    for i, trigger in enumerate((go_btn.click, sa.input, sb.input)):
+        trigger(fn, [sa, sb], [plot, sa, sb, note], api_name="saturation" if i == 0 else False)
+
+# %% ../nbs/20b_app_views.ipynb #d9a3c005
+PLACEMENT_ABOUT = {"parallel": "the PEFT experts read the MoE block's input; their output is added to the MoE's (the paper's default)",
+                   "serial": "the PEFT experts read the MoE block's output and refine it",
+                   "hybrid": "a*MoE(x) + b*PEFT(x + MoE(x)): serial, with both parts weighted"}
+EXPERT_ABOUT = {"lora": "each PEFT expert is a low-rank map B A x", "adapter": "each PEFT expert is a small MLP W2 act(W1 x)"}
+INIT_ABOUT = {"paper": "A ~ N(0, 2/r), B ~ N(0, 1e-12): the authors' init", "lora": "A kaiming-uniform, B = 0: peft's LoRA init"}
+
+def perft_knobs() -> list:
+    "Dropdowns for the router kind, placement, expert type and init; each choice labelled with what it does."
+    from perft_viz.perft.config import ROUTERS
+    pick = lambda about: [(f"{k}: {v}", k) for k, v in about.items()]
+    return [gr.Dropdown(pick({r: ROUTER_ABOUT[r] for r in ROUTERS}), value="learned", label="Router (R only)", elem_id="router",
+                        info="How each token picks its PEFT experts; k-means and activation are fitted on your training data first."),
+            gr.Dropdown(pick(PLACEMENT_ABOUT), value="parallel", label="Placement (PERFT)", elem_id="placement",
+                        info="Where the PEFT experts sit relative to the frozen MoE block."),
+            gr.Dropdown(pick(EXPERT_ABOUT), value="lora", label="Expert type (PERFT)", elem_id="expert-type",
+                        info="What one PEFT expert computes."),
+            gr.Dropdown(pick(INIT_ABOUT), value="paper", label="Init (PERFT)", elem_id="init",
+                        info="How the PEFT experts start (both start with an output of about zero).")]
+
+def goto_tab_js(tab:str, button_id:str) -> str:
+    "Page script: select the tab called `tab`, then click the button `#button_id` in it."
+    return (f"() => {{ const t = Array.from(document.querySelectorAll('button[role=tab]')).find(b => b.innerText.trim() === {tab!r});"
+            f" if (t) t.click(); setTimeout(() => {{ const b = document.querySelector('#{button_id}'); if (b) b.click(); }}, 400); }}")
+
+# %% ../nbs/20b_app_views.ipynb #d9a3c008
+HEATMAP_CLICK_JS = """() => {
+  const hook = () => {
+    const plot = document.querySelector('#heatmap .js-plotly-plot');
+    if (!plot || !plot.on || (plot._perftClick && plot.listeners('plotly_click').includes(plot._perftClick))) return;
+    plot._perftClick = ev => {
+      const p = ev.points && ev.points[0], box = document.querySelector('#heat-click-pos input');
+      if (!p || !box || !Number.isInteger(p.y)) return;
+      box.value = String(p.y); box.dispatchEvent(new Event('input', {bubbles: true}));
+      setTimeout(() => document.querySelector('#heat-click-btn').click(), 100);
+    };
+    plot.on('plotly_click', plot._perftClick);
+  };
+  new MutationObserver(hook).observe(document.body, {childList: true, subtree: true}); hook();
+}"""
+
+def heatmap_click_bridge():
+    "(hidden token-position box, hidden button) that the page script fills and clicks when a heatmap row is clicked."
+    pos = gr.Number(value=0, precision=0, visible="hidden", elem_id="heat-click-pos")
+    btn = gr.Button("follow the clicked row", visible="hidden", elem_id="heat-click-btn")
+    return pos, btn
 
 # %% ../nbs/20b_app_views.ipynb #19801955
 SOURCES = ("your adapter", "a shipped adapter", "a composition")   # what Compare puts next to the base model
@@ -234,6 +321,7 @@ def analyses_tab(teach:TeachView, handler):
         fn = handler(analyses, 9)
         for i, trigger in enumerate((a_run.click, a_layer.release)):
             trigger(fn, [a_domains, a_text, a_layer], [*outs, a_status], api_name="analyses" if i == 0 else False)
+        saturation_panel(teach, handler)
 
 # %% ../nbs/20b_app_views.ipynb #ca5df78b
 def geometry_tab(teach:TeachView, handler, adapter_of):

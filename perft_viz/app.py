@@ -81,24 +81,28 @@ class RoutingView:
         return fig, status
 
 # %% ../nbs/20_app.ipynb #c1c5ebfb
+from .app_views import heldout_view, perft_knobs, goto_tab_js, heatmap_click_bridge, HEATMAP_CLICK_JS
+
 @dataclass
 class TrainView:
     routing: RoutingView
 
-    def start(self, variant, experts, top_k, rank, steps, lr, tasks, session:AppSession):
+    def start(self, variant, experts, top_k, rank, steps, lr, tasks, router=None, placement=None, expert_type=None, init=None,
+              session:AppSession=None):
         "Start the visitor's run (it may wait in line for a slot); (timer on, status)."
-        s = check_train(self.routing.limits, variant, experts, top_k, rank, steps, lr)
+        s = check_train(self.routing.limits, variant, experts, top_k, rank, steps, lr, router, placement, expert_type, init)
         return gr.Timer(active=True), session.run.start(**s, tasks=tasks or SUITE)
 
     def stop(self, session:AppSession): return session.run.stop()
 
     def tick(self, session:AppSession):
-        "(loss figure, PEFT load, base load, status, timer) from the records that arrived."
+        "(loss figure, PEFT load, base load, status, timer, held-out figure, held-out table) from the records that arrived."
         st = session.run.poll()
         figs = (training_figure(st.records), live_load_figure(st.records),
                 live_load_figure(st.records, "base_load", "Base router load per layer (latest step)"))
         session.shown["train"] = Shown(dict(zip(("losses", "peft_load", "base_load"), figs)), {"label": st.label}, st.status)
-        return (*figs, st.status, gr.Timer(active=st.running))
+        sc = session.run.score   # scored by the run itself when it ended
+        return (*figs, st.status, gr.Timer(active=st.running), *(heldout_view(sc) if sc is not None and not st.running else (None, "")))
 
     def adapter_routing(self, prompt:str, layer:int, session:AppSession):
         "(PEFT routing heatmap, norms, status) of the visitor's adapter on `prompt`."
@@ -177,7 +181,8 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
                 with gr.Row():
                     path_plot = gr.Plot(label="The clicked token through every layer", elem_id="token-path")
                     path_neurons = gr.Plot(label="Neurons of its strongest expert", elem_id="token-neurons")
-            heat = gr.Plot(label="Router probabilities (tokens x experts)", elem_id="heatmap")
+            heat = gr.Plot(label="Router probabilities (tokens x experts; click a row to follow its token)", elem_id="heatmap")
+            heat_pos, heat_go = heatmap_click_bridge()   # a click on a heatmap row lands here (see HEATMAP_CLICK_JS)
             load = gr.Plot(label="Expert load per layer", elem_id="load")
             examples = gr.Examples(EXAMPLES, inputs=prompt)
             fn = _safely(view.route, 4, store)
@@ -201,6 +206,9 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
         def follow(prompt, token, session=None): return teach.follow(prompt, int(token), adapter_of(session))
         top1.select(token_index, prompt, [n_prompt, n_token], api_name=False).then(
             handler(follow, 3), [prompt, n_token], [path_plot, path_neurons, path_md], api_name="follow", **on_model)
+        heat_go.click(lambda prompt, pos: (prompt, pos), [prompt, heat_pos], [n_prompt, n_token], api_name=False).then(
+            handler(follow, 3), [prompt, n_token], [path_plot, path_neurons, path_md], api_name=False, **on_model)
+        demo.load(None, js=HEATMAP_CLICK_JS)
         with gr.Tab("Train"):
             gr.Markdown(f"Train a small routed adapter on the synthetic task suite and watch the routers live. "
                         f"The served model is not changed: your run trains a copy, and only you see it. "
@@ -213,23 +221,29 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
                 rank = gr.Number(value=8, precision=0, minimum=1, label=f"Rank r (up to {lim.max_rank})")
                 steps = gr.Number(value=min(200, lim.max_steps), precision=0, minimum=1, label=f"Steps (up to {lim.max_steps})", elem_id="steps")
                 lr = gr.Number(value=1e-2, label=f"Learning rate ({lim.lr_range[0]:g}..{lim.lr_range[1]:g})")
+            with gr.Row(): knobs = perft_knobs()
             tasks = gr.CheckboxGroup(list(SYNTHETIC_TASKS), value=list(SUITE), label="Tasks")
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-btn")
                 stop = gr.Button("Stop", elem_id="stop-btn")
             t_status = gr.Markdown(elem_id="train-status")
-            with gr.Row():
+            with gr.Row():   # a run scores itself when it ends; the button scores again, the others lead on
                 score = gr.Button("Score on held-out examples", size="sm", elem_id="score-btn")
-                score_md = gr.Markdown(elem_id="score-status")
-            score.click(handler(lambda session: teach.heldout(session.run), 1), None, score_md, api_name="heldout", **on_adapter)
+                to_adapter = gr.Button("See your adapter in the Adapter tab", size="sm", elem_id="goto-adapter")
+                to_compare = gr.Button("Compare it with the base model", size="sm", elem_id="goto-compare")
+            score_md = gr.Markdown(elem_id="score-status")
+            score_plot = gr.Plot(label="Held-out exact match", elem_id="score-plot")
+            score.click(handler(lambda session: teach.heldout(session.run), 2), None, [score_plot, score_md], api_name="heldout", **on_adapter)
+            to_adapter.click(None, js=goto_tab_js("Adapter", "adapter-btn"))
+            to_compare.click(None, js=goto_tab_js("Compare", "compare-btn"))
             loss_plot = gr.Plot(label="Losses", elem_id="loss-plot")
             with gr.Row():
                 peft_load = gr.Plot(label="PEFT router load", elem_id="peft-load")
                 base_load = gr.Plot(label="Base router load", elem_id="base-load")
             timer = gr.Timer(1.0, active=False)
-            start.click(_safely(train.start, 2, store), [variant, experts, top_k, rank, steps, lr, tasks], [timer, t_status], api_name="train")
+            start.click(_safely(train.start, 2, store), [variant, experts, top_k, rank, steps, lr, tasks, *knobs], [timer, t_status], api_name="train")
             stop.click(_safely(train.stop, 1, store), None, [t_status], api_name="stop")
-            timer.tick(_safely(train.tick, 5, store), None, [loss_plot, peft_load, base_load, t_status, timer], api_name="train_status",
+            timer.tick(_safely(train.tick, 7, store), None, [loss_plot, peft_load, base_load, t_status, timer, score_plot, score_md], api_name="train_status",
                        concurrency_id="ticks", concurrency_limit=4)
             _export_row(train, store, "train")
         with gr.Tab("Adapter"):

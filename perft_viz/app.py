@@ -81,7 +81,7 @@ class RoutingView:
         return fig, status
 
 # %% ../nbs/20_app.ipynb #c1c5ebfb
-from .app_views import heldout_view, perft_knobs, goto_tab_js, heatmap_click_bridge, HEATMAP_CLICK_JS
+from .app_views import heldout_view, perft_knobs, goto_tab_js, heatmap_click_bridge, HEATMAP_CLICK_JS, as_task
 
 @dataclass
 class TrainView:
@@ -108,7 +108,7 @@ class TrainView:
         "(PEFT routing heatmap, norms, status) of the visitor's adapter on `prompt`."
         model = session.run.trained()
         cut, notice = cut_prompt(self.routing.limits, prompt)
-        pc = capture_prompt(model, self.routing.loaded.tokenizer, cut, self.routing.limits.max_prompt_tokens)
+        with as_task(model): pc = capture_prompt(model, self.routing.loaded.tokenizer, cut, self.routing.limits.max_prompt_tokens)
         layer = int(layer)
         status = f"{session.run.label} of session {session.tag}: routed {len(pc.tokens)} tokens (prompt {text_tag(prompt)}). {notice} {pc.notice}".strip()
         figs = perft_routing_figure(pc.capture, pc.tokens, layer), norms_figure(pc.capture, pc.tokens, layer)

@@ -26,8 +26,9 @@ from .teaching_plots import (token_path_figure, divergence_figure, changed_highl
 
 # %% auto #0
 __all__ = ['INTRO', 'GLOSSARY', 'ROUTER_ABOUT', 'PLACEMENT_ABOUT', 'EXPERT_ABOUT', 'INIT_ABOUT', 'HEATMAP_CLICK_JS', 'SOURCES',
-           'as_layer', 'adapter_model', 'clicked_token', 'train_guide', 'TeachView', 'heldout_view', 'saturation_panel',
-           'perft_knobs', 'goto_tab_js', 'heatmap_click_bridge', 'compare_tab', 'analyses_tab', 'geometry_tab']
+           'as_layer', 'adapter_model', 'as_task', 'clicked_token', 'train_guide', 'TeachView', 'heldout_view',
+           'saturation_panel', 'perft_knobs', 'goto_tab_js', 'heatmap_click_bridge', 'compare_tab', 'analyses_tab',
+           'geometry_tab']
 
 # %% ../nbs/20b_app_views.ipynb #f3b24db5
 INTRO = ("**What you are looking at.** In a mixture-of-experts (MoE) model, each layer's feed-forward part is split into many small "
@@ -56,6 +57,12 @@ def adapter_model(run):
     "The trained (or uploaded) adapted model of a live run, or None when there is none or it is still training."
     try: return run.trained()
     except PerftVizError: return None
+
+def as_task(model, task:int=0):
+    "A `with` block in which a task-routed adapter routes a free prompt as task `task` (any other model: nothing changes)."
+    import torch
+    from perft_viz.perft.routers import task_routed, use_task_ids
+    return use_task_ids(model, torch.tensor([task])) if model is not None and task_routed(model) else contextlib.nullcontext()
 
 def clicked_token(index) -> int:
     "The token position of a `gr.HighlightedText` select event's index (an int, or a list whose first entry is it)."
@@ -96,7 +103,7 @@ class TeachView:
     def n_layers(self): return self.loaded.model.config.num_hidden_layers
 
     def _capture(self, model, prompt:str):
-        with self.lock: return capture_prompt(model, self.loaded.tokenizer, prompt)
+        with self.lock, as_task(model): return capture_prompt(model, self.loaded.tokenizer, prompt)   # a task router: as the first task
 
     def follow(self, prompt:str, token:int, adapted=None):
         "Click on a token -> (its path through every layer, the neurons of its strongest expert, takeaway)."

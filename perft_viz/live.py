@@ -250,7 +250,7 @@ def poll(self:LiveRun) -> LiveState:
         sc = self.score
         self.status = (f"{self.run_label}: step {r['step']}/{r['max_steps']}, loss {r['loss']:.3f}, "
                        f"CE {r.get('ce', float('nan')):.3f}, {r.get('tokens_per_s', 0):.0f} tokens/s{done}"
-                       + (f"; {self.note}" if self.note else "")
+                       + (f"; {self.note.rstrip('.')}" if self.note else "")
                        + (f". Held-out exact match {sc.adapted['mean']:.0%} (base model {sc.base['mean']:.0%})." if sc is not None else ""))
     elif self.note and self.running: self.status = f"{self.run_label}: {self.note}"
     return LiveState(list(self.records), self.status, self.running, self.run_label)

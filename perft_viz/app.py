@@ -215,14 +215,20 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
                         f"{lim.train_slots} run{'s' * (lim.train_slots > 1)} train at once on this server; others wait in line.")
             with gr.Accordion("What the choices mean", open=False): gr.Markdown(train_guide(), elem_id="train-guide")
             with gr.Row():   # the limits are checked by the handler, whose message names them
-                variant = gr.Dropdown([(f"{k.name}: {k.about}", k.name) for k in ADAPTER_KINDS.values()], value="R", label="Variant", elem_id="variant")
-                experts = gr.Number(value=8, precision=0, minimum=1, label=f"PEFT experts M ({', '.join(kinds_taking('experts'))}; up to {lim.max_experts})", elem_id="experts")
-                top_k = gr.Number(value=2, precision=0, minimum=1, label=f"Top-K ({', '.join(kinds_taking('top_k'))}; up to {lim.max_top_k})")
-                rank = gr.Number(value=8, precision=0, minimum=1, label=f"Rank r (up to {lim.max_rank})")
-                steps = gr.Number(value=min(200, lim.max_steps), precision=0, minimum=1, label=f"Steps (up to {lim.max_steps})", elem_id="steps")
-                lr = gr.Number(value=1e-2, label=f"Learning rate ({lim.lr_range[0]:g}..{lim.lr_range[1]:g})")
+                variant = gr.Dropdown([(f"{k.name}: {k.about}", k.name) for k in ADAPTER_KINDS.values()], value="R", label="Variant", elem_id="variant",
+                                      info="Which adapter: PERFT (S, D, R, E) or a LoRA baseline.")
+                experts = gr.Number(value=8, precision=0, minimum=1, label=f"PEFT experts M ({', '.join(kinds_taking('experts'))}; up to {lim.max_experts})", elem_id="experts",
+                                    info="Small experts added next to each MoE block.")
+                top_k = gr.Number(value=2, precision=0, minimum=1, label=f"Top-K ({', '.join(kinds_taking('top_k'))}; up to {lim.max_top_k})",
+                                  info="How many PEFT experts run for each token.")
+                rank = gr.Number(value=8, precision=0, minimum=1, label=f"Rank r (up to {lim.max_rank})", info="The size of each PEFT expert (or LoRA).")
+                steps = gr.Number(value=min(200, lim.max_steps), precision=0, minimum=1, label=f"Steps (up to {lim.max_steps})", elem_id="steps",
+                                  info="Optimizer steps of 16 examples; 200 take about a minute.")
+                lr = gr.Number(value=1e-2, label=f"Learning rate ({lim.lr_range[0]:g}..{lim.lr_range[1]:g})",
+                               info="Too large and the run diverges (it stops and says so).")
             with gr.Row(): knobs = perft_knobs()
-            tasks = gr.CheckboxGroup(list(SYNTHETIC_TASKS), value=list(SUITE), label="Tasks")
+            tasks = gr.CheckboxGroup(list(SYNTHETIC_TASKS), value=list(SUITE), label="Tasks",
+                                    info="What the adapter learns; new examples of these tasks score it at the end.")
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-btn")
                 stop = gr.Button("Stop", elem_id="stop-btn")

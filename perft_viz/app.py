@@ -102,7 +102,13 @@ class TrainView:
                 live_load_figure(st.records, "base_load", "Base router load per layer (latest step)"))
         session.shown["train"] = Shown(dict(zip(("losses", "peft_load", "base_load"), figs)), {"label": st.label}, st.status)
         sc = session.run.score   # scored by the run itself when it ended
-        return (*figs, st.status, gr.Timer(active=st.running), *(heldout_view(sc) if sc is not None and not st.running else (None, "")))
+        return (*figs, st.status, gr.Timer(active=st.running), *self.shown_score(sc if not st.running else None))
+
+    def shown_score(self, score):
+        "(held-out figure, shown only with a score, and its table) of a `HeldOut` score or None."
+        if score is None: return gr.Plot(value=None, visible=False), ""
+        fig, md = heldout_view(score)
+        return gr.Plot(value=fig, visible=True), md
 
     def adapter_routing(self, prompt:str, layer:int, session:AppSession):
         "(PEFT routing heatmap, norms, status) of the visitor's adapter on `prompt`."
@@ -238,8 +244,9 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
                 to_adapter = gr.Button("See your adapter in the Adapter tab", size="sm", elem_id="goto-adapter")
                 to_compare = gr.Button("Compare it with the base model", size="sm", elem_id="goto-compare")
             score_md = gr.Markdown(elem_id="score-status")
-            score_plot = gr.Plot(label="Held-out exact match", elem_id="score-plot")
-            score.click(handler(lambda session: teach.heldout(session.run), 2), None, [score_plot, score_md], api_name="heldout", **on_adapter)
+            score_plot = gr.Plot(label="Held-out exact match", elem_id="score-plot", visible=False)   # shown once there is a score
+            def rescore(session): return train.shown_score(teach.heldout_score(session.run))
+            score.click(handler(rescore, 2), None, [score_plot, score_md], api_name="heldout", **on_adapter)
             to_adapter.click(None, js=goto_tab_js("Adapter", "adapter-btn"))
             to_compare.click(None, js=goto_tab_js("Compare", "compare-btn"))
             loss_plot = gr.Plot(label="Losses", elem_id="loss-plot")

@@ -173,12 +173,16 @@ def heldout_view(h) -> tuple[go.Figure, str]:
                                f"| task | base | adapted | most common answer |\n|---|---|---|---|\n{rows}")
 
 @patch
-def heldout(self:TeachView, run, # a LiveRun: its score when the run ended, else scored now
-            per_task:int=8, seed:int=1) -> tuple[go.Figure, str]:
-    "(figure, Markdown): held-out exact match of the base model and of the visitor's adapted model, per task."
+def heldout_score(self:TeachView, run, # a LiveRun: its score when the run ended, else scored now
+                  per_task:int=8, seed:int=1):
+    "The `HeldOut` score of the visitor's adapter: the one its run made when it ended, or a new one (e.g. of an uploaded adapter)."
     check(adapter_model(run) is not None, "There is no trained adapter to score.", "Train one (and let it finish) first.")
-    h = run.score if run.score is not None and run.score.label == run.label else run.heldout(per_task, seed)
-    return heldout_view(h)
+    return run.score if run.score is not None and run.score.label == run.label else run.heldout(per_task, seed)
+
+@patch
+def heldout(self:TeachView, run, per_task:int=8, seed:int=1) -> tuple[go.Figure, str]:
+    "(figure, Markdown): held-out exact match of the base model and of the visitor's adapted model, per task."
+    return heldout_view(self.heldout_score(run, per_task, seed))
 
 # %% ../nbs/20b_app_views.ipynb #d9a3c002
 def _step_choices(run) -> list[tuple[str, int]]:

@@ -22,7 +22,7 @@ def test_click_a_heatmap_row_to_follow_its_token(page):
     wait_points(page, "#heatmap")
     xy = heatmap_row_xy(page, 3)
     page.mouse.move(xy["x"], xy["y"]); page.mouse.click(xy["x"], xy["y"])
-    text_has(page, "#path-status", "Token 3")
+    text_has(page, "#path-status", "Token 3 '", timeout=180_000)
     wait_points(page, "#token-path")
     n_layers = int(re.search(r"through (\d+) layers", page.locator("#status").inner_text()).group(1))
     assert plot_rows(page, "#token-path") == n_layers
@@ -31,7 +31,7 @@ def test_click_a_heatmap_row_to_follow_its_token(page):
     page.get_by_role("tab", name="Routing").click()
     xy = heatmap_row_xy(page, 1)                                # a second click, another row
     page.mouse.move(xy["x"], xy["y"]); page.mouse.click(xy["x"], xy["y"])
-    text_has(page, "#path-status", "Token 1")
+    text_has(page, "#path-status", "Token 1 '", timeout=180_000)
 
 def test_saturation_without_a_run_says_how_to_get_one(page):
     page.get_by_role("tab", name="Analyses").click()
@@ -61,18 +61,18 @@ def test_train_a_kmeans_router_and_see_held_out_exact_match(page):
     wait_points(page, "#score-plot")
     page.screenshot(path=str(ROOT / "assets" / "screenshot-train-end.png"), full_page=False)
     page.locator("#goto-adapter").click()                       # the way on: the Adapter tab, routed through this adapter
-    text_has(page, "#a-status", "PERFT-R Top2/8 (kmeans)", timeout=60_000)
+    text_has(page, "#a-status", "PERFT-R Top2/8 (kmeans)", timeout=180_000)
     wait_points(page, "#peft-routing")
 
 def test_saturation_after_a_run(page):
     page.get_by_role("tab", name="Analyses").click()
     page.locator("#saturation-btn").click()
-    text_has(page, "#saturation-note", "At step 6", timeout=60_000)
+    text_has(page, "#saturation-note", "At step 6", timeout=180_000)
     note = page.locator("#saturation-note").inner_text()
     assert "PEFT routers still chose" in note and "base routers still chose" in note and "of their step-0 top-k" in note
     wait_points(page, "#saturation")
     assert page.evaluate("() => document.querySelector('#saturation .js-plotly-plot').data.length") == 4
     pick(page, "#sat-a", "step 3")                                # the visitor picks another pair
-    text_has(page, "#saturation-note", "of their step-3 top-k", timeout=60_000)
+    text_has(page, "#saturation-note", "of their step-3 top-k", timeout=180_000)
     page.locator("#saturation").scroll_into_view_if_needed()
     page.screenshot(path=str(ROOT / "assets" / "screenshot-saturation.png"), full_page=False)

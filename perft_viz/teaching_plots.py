@@ -116,7 +116,7 @@ def heldout_figure(h) -> go.Figure:
     fig = go.Figure([go.Bar(x=xs, y=[h.base[t] for t in xs], name="base model", marker_color="#9e9e9e"),
                      go.Bar(x=xs, y=[h.adapted[t] for t in xs], name=f"with {h.label}", marker_color=_PEFT_C),
                      go.Scatter(x=xs, y=[h.common[t] for t in xs], mode="markers", name="always the most common answer",
-                                marker=dict(symbol="line-ew-open", size=40, line=dict(width=3, color="#222")))])
+                                marker=dict(symbol="line-ew-open", size=40, color="#222", line=dict(width=3, color="#222")))])
     fig.update_layout(title=f"Held-out exact match ({h.n} new examples per task)", barmode="group", height=320,
                       yaxis=dict(title="exact match", range=[0, 1.05], tickformat=".0%"), margin=dict(l=10, r=10, t=50, b=40),
                       legend=dict(orientation="h", y=-0.2))

@@ -50,7 +50,7 @@ def test_train_a_kmeans_router_and_see_held_out_exact_match(page):
         assert page.locator(sel).inner_text().strip()          # each control shows its line of explanation
     pick(page, "#router", "kmeans")
     steps = page.locator("#steps input")
-    steps.fill("6"); steps.press("Tab")
+    steps.fill("40"); steps.press("Tab")                     # long enough for the screenshot to show some learning (~20 s)
     page.locator("#train-btn").click()
     try: text_has(page, "#score-status", "Held-out exact match", timeout=300_000)   # no button: the run scores itself
     except Exception:
@@ -63,16 +63,19 @@ def test_train_a_kmeans_router_and_see_held_out_exact_match(page):
     page.locator("#goto-adapter").click()                       # the way on: the Adapter tab, routed through this adapter
     text_has(page, "#a-status", "PERFT-R Top2/8 (kmeans)", timeout=180_000)
     wait_points(page, "#peft-routing")
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#goto-compare").click()                       # and on to Compare, run on this adapter
+    text_has(page, "#c-status", "Routing moved most", timeout=180_000)
 
 def test_saturation_after_a_run(page):
     page.get_by_role("tab", name="Analyses").click()
     page.locator("#saturation-btn").click()
-    text_has(page, "#saturation-note", "At step 6", timeout=180_000)
+    text_has(page, "#saturation-note", "At step 40", timeout=180_000)
     note = page.locator("#saturation-note").inner_text()
     assert "PEFT routers still chose" in note and "base routers still chose" in note and "of their step-0 top-k" in note
     wait_points(page, "#saturation")
     assert page.evaluate("() => document.querySelector('#saturation .js-plotly-plot').data.length") == 4
-    pick(page, "#sat-a", "step 3")                                # the visitor picks another pair
-    text_has(page, "#saturation-note", "of their step-3 top-k", timeout=180_000)
+    pick(page, "#sat-a", "step 20")                                # the visitor picks another pair
+    text_has(page, "#saturation-note", "of their step-20 top-k", timeout=180_000)
     page.locator("#saturation").scroll_into_view_if_needed()
     page.screenshot(path=str(ROOT / "assets" / "screenshot-saturation.png"), full_page=False)

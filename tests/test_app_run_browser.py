@@ -18,7 +18,8 @@ def heatmap_row_xy(page, row:int) -> dict:
         return {x: r.left + fl._size.l + fl.xaxis.l2p(0), y: r.top + fl._size.t + fl.yaxis.l2p(row)}; }""", row)
 
 def test_click_a_heatmap_row_to_follow_its_token(page):
-    route(page, "The patient was given 5 mg")
+    text_has(page, "#status", "Routed", timeout=180_000)      # the page routed its example on load: it is ready for input
+    route(page, "The patient was given 5 mg", timeout=180_000)
     wait_points(page, "#heatmap")
     xy = heatmap_row_xy(page, 3)
     page.mouse.move(xy["x"], xy["y"]); page.mouse.click(xy["x"], xy["y"])

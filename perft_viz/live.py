@@ -84,8 +84,9 @@ def task_batches(tokenizer, data, template:str="short", batch_size:int=16, limit
 def fit_router(model, cfg, data, tokenizer, template:str="short", max_examples:int=256) -> str:
     "Fit a `kmeans` or `activation` PEFT router of `model` on `data` (other routers: nothing to do); one line on what was fitted."
     if getattr(cfg, "router", None) not in ("kmeans", "activation"): return ""
-    recs = list(data)[:max_examples]
-    batches = task_batches(tokenizer, recs, template)
+    recs, dev = list(data)[:max_examples], next(model.parameters()).device
+    on_dev = lambda bs: [{k: v.to(dev) for k, v in b.items() if k != "task_ids"} for b in bs]   # the model's device (a GPU server)
+    batches = on_dev(task_batches(tokenizer, recs, template))
     tokens = sum(int(b["attention_mask"].sum()) for b in batches)
     model.eval()
     if cfg.router == "kmeans":
@@ -98,7 +99,7 @@ def fit_router(model, cfg, data, tokenizer, template:str="short", max_examples:i
         rs = [r for r in recs if tasks.index(r["task"]) in share[j]]
         peers = [i for i in range(M) if share[i] == share[j]]
         return rs[peers.index(j)::len(peers)] or rs
-    fit_activation_router(model, [task_batches(tokenizer, part(j), template) for j in range(M)])
+    fit_activation_router(model, [on_dev(task_batches(tokenizer, part(j), template)) for j in range(M)])
     return (f"activation router: each of {M} PEFT experts owns the neurons most active on its tasks "
             f"({', '.join(f'E{j}: ' + '+'.join(tasks[t] for t in share[j]) for j in range(min(M, 4)))}{', ...' if M > 4 else ''}).")
 

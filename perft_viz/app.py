@@ -81,7 +81,7 @@ class RoutingView:
         return fig, status
 
 # %% ../nbs/20_app.ipynb #c1c5ebfb
-from .app_views import heldout_view, perft_knobs, goto_tab_js, heatmap_click_bridge, HEATMAP_CLICK_JS, as_task
+from .app_views import heldout_view, perft_knobs, goto_tab_js, heatmap_click_bridge, HEATMAP_CLICK_JS, as_task, SOURCES
 
 @dataclass
 class TrainView:
@@ -248,7 +248,6 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
             def rescore(session): return train.shown_score(teach.heldout_score(session.run))
             score.click(handler(rescore, 2), None, [score_plot, score_md], api_name="heldout", **on_adapter)
             to_adapter.click(None, js=goto_tab_js("Adapter", "adapter-btn"))
-            to_compare.click(None, js=goto_tab_js("Compare", "compare-btn"))
             loss_plot = gr.Plot(label="Losses", elem_id="loss-plot")
             with gr.Row():
                 peft_load = gr.Plot(label="PEFT router load", elem_id="peft-load")
@@ -293,7 +292,9 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
             up_status = gr.Markdown(elem_id="upload-status")
             down.click(_safely(lambda session: (train.download(session=session), ""), 2, store), None, [down_files, up_status], api_name="download_adapter")
             up.click(_safely(train.upload, 1, store), up_files, up_status, api_name="upload_adapter", **on_adapter)
-        compare_tab(teach, handler, adapter_of, EXAMPLES[0], compose, own_adapter)
+        c_source = compare_tab(teach, handler, adapter_of, EXAMPLES[0], compose, own_adapter)
+        to_compare.click(lambda: SOURCES[0], None, c_source, api_name=False).then(   # your adapter, whatever Compare showed before
+            None, js=goto_tab_js("Compare", "compare-btn"))
         analyses_tab(teach, handler)
         geometry_tab(teach, handler, adapter_of)
         with gr.Tab("Compose") as compose_page:

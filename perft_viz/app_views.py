@@ -240,10 +240,12 @@ def perft_knobs() -> list:
             gr.Dropdown(pick(INIT_ABOUT), value="paper", label="Init (PERFT)", elem_id="init",
                         info="How the PEFT experts start (both start with an output of about zero).")]
 
-def goto_tab_js(tab:str, button_id:str) -> str:
-    "Page script: select the tab called `tab`, then click the button `#button_id` in it."
+def goto_tab_js(tab:str, button_id:str, wait_s:float=20) -> str:
+    "Page script: select the tab called `tab`, then click the button `#button_id` in it once it shows (up to `wait_s`: a busy page renders late)."
     return (f"() => {{ const t = Array.from(document.querySelectorAll('button[role=tab]')).find(b => b.innerText.trim() === {tab!r});"
-            f" if (t) t.click(); setTimeout(() => {{ const b = document.querySelector('#{button_id}'); if (b) b.click(); }}, 400); }}")
+            f" if (t) t.click(); const end = Date.now() + {wait_s * 1000:.0f};"
+            f" const press = () => {{ const b = document.querySelector('#{button_id}');"
+            f" if (b && b.offsetParent !== null) b.click(); else if (Date.now() < end) setTimeout(press, 100); }}; setTimeout(press, 100); }}")
 
 # %% ../nbs/20b_app_views.ipynb #d9a3c008
 HEATMAP_CLICK_JS = """() => {
@@ -273,7 +275,7 @@ SOURCES = ("your adapter", "a shipped adapter", "a composition")   # what Compar
 def compare_tab(teach:TeachView, handler, adapter_of, prompt:str,
                 compose=None,   # the Compose view (perft_viz.compose_view.ComposeView): shipped adapters and compositions; None = yours only
                 own_of=None):   # own_of(session) -> the visitor's OwnAdapter for compositions
-    "The Compare tab: base vs the visitor's adapter, a shipped adapter or a composition, on one prompt."
+    "The Compare tab: base vs the visitor's adapter, a shipped adapter or a composition, on one prompt; its source choice (a `gr.Radio`)."
     from perft_viz.compose_view import STRATEGY_CHOICES, OWN
     from perft_viz.tasks import SUITE
     with gr.Tab("Compare"):
@@ -310,6 +312,7 @@ def compare_tab(teach:TeachView, handler, adapter_of, prompt:str,
         for i, trigger in enumerate((c_run.click, c_prompt.submit, c_layer.release)):
             trigger(fn, [c_prompt, c_layer, c_source, c_shipped, c_mods, c_strategy, c_task], [c_div, c_changed, c_norms, c_md],
                     api_name="compare" if i == 0 else False)
+    return c_source   # Train's "Compare it" button sets it back to the visitor's adapter
 
 # %% ../nbs/20b_app_views.ipynb #50adf673
 def analyses_tab(teach:TeachView, handler):

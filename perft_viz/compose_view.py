@@ -133,6 +133,8 @@ def _sync(self:ComposeView, own:OwnAdapter|None) -> str|None:
         check(isinstance(cfg, PerftConfig), f"Your adapter is {own.label}: LoRA changes the base weights in place, so it has no module output "
               "to compose with the bank's PERFT modules.", "Train or upload a PERFT adapter (variant S, D, R or E) to compose it here.")
         check(cfg.placement == "parallel", f"Your adapter has placement={cfg.placement!r}.", "Train one with placement 'parallel': the strategies set where each module sits.")
+        check(cfg.router != "task", "Your adapter routes its PEFT experts by task id (router='task'), which a composition does not set.",
+              "Train one with another router kind (learned, k-means, ...) to compose it here.")
         self._version += 1
         name = f"own-{_tag(own.owner)}/v{self._version}"
         tmp = Path(tempfile.mkdtemp(prefix="perft-viz-own-"))

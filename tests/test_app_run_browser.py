@@ -64,9 +64,16 @@ def test_train_a_kmeans_router_and_see_held_out_exact_match(page):
     page.locator("#goto-adapter").click()                       # the way on: the Adapter tab, routed through this adapter
     text_has(page, "#a-status", "PERFT-R Top2/8 (kmeans)", timeout=180_000)
     wait_points(page, "#peft-routing")
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-btn").wait_for(state="visible")
+    if page.locator("#cmp-source").is_visible():                # the shipped bank fits: Compare was left on a shipped adapter
+        page.get_by_label("a shipped adapter").check()
+        page.locator("#cmp-shipped").wait_for(state="visible")
     page.get_by_role("tab", name="Train").click()
-    page.locator("#goto-compare").click()                       # and on to Compare, run on this adapter
+    page.locator("#goto-compare").click()                       # and on to Compare, run on this adapter whatever the source was
     text_has(page, "#c-status", "Routing moved most", timeout=180_000)
+    assert not page.locator("#c-status").inner_text().startswith("Base vs")   # not a shipped adapter's comparison
+    assert not page.locator("#cmp-source").is_visible() or page.locator("#cmp-source").get_by_label("your adapter", exact=True).is_checked()
 
 def test_saturation_after_a_run(page):
     page.get_by_role("tab", name="Analyses").click()

@@ -56,3 +56,25 @@ def test_trained_adapter_joins_compose(app_url):
     z = json.loads(w["plot"])["data"][0]["z"]                    # modules x tokens
     assert all(v == 0 for v in z[0]) and all(v == 1 for v in z[1])   # every token of the operator task goes to the visitor's module
     assert rows(answers)[2][0] == "your adapter: PERFT-R Top2/4"
+
+
+LORA = ["lora-qv/operator", "lora-qv/code_kind"]
+
+
+def test_lora_adapters_compose(app_url):
+    "The bank's LoRA q,v adapters compose among themselves (the oracle, a TIES merge); mixed with PERFT ones, or by a PERFT-only strategy, the reason comes back."
+    if os.environ.get("PERFT_VIZ_TEST_MODEL"): return
+    c = client(app_url)
+    w, contrib, answers, status = c.predict(LORA, "routed: oracle (task id)", *INPUT, api_name="/compose")
+    assert "oracle sent this operator example to lora-qv/operator" in status and "LoRA acts inside attention" in status, status
+    assert w is None and contrib is None                       # no per-token module capture for LoRA
+    r = rows(answers)
+    assert [x[0] for x in r] == ["base model", *LORA, "composed (routed: oracle (task id)) -> lora-qv/operator"]
+    assert r[-1][1] == r[1][1]                                 # routed to one adapter: that adapter's answer
+    w, _, answers, status = c.predict(LORA, "merge: TIES", *INPUT, api_name="/compose")
+    assert status.startswith("2 LoRA adapter(s), merge: TIES."), status
+    assert [x[0] for x in rows(answers)] == ["base model", *LORA, "composed (merge: TIES)"]
+    assert all(isinstance(x[1], str) for x in rows(answers))
+    status = c.predict(["perft-r/operator", "lora-qv/operator"], "parallel", *INPUT, api_name="/compose")[-1]
+    assert "mix PERFT and LoRA" in status and "inside attention" in status, status
+    assert "For LoRA adapters use one of" in c.predict(LORA, "serial", *INPUT, api_name="/compose")[-1]

@@ -7,6 +7,7 @@ from test_app_browser import app_page, plot_rows, wait_plot
 
 OPERATOR = ROOT / "assets" / "adapters" / "perft-r" / "operator"   # a shipped adapter's files, uploaded as the visitor's own
 SINGLES = ["perft-r/operator", "perft-r/code_kind", "perft-r/fact_kind", "perft-r/clause_kind"]
+LORA_SINGLES = [s.replace("perft-r/", "lora-qv/") for s in SINGLES]
 OTHER_BASE = bool(os.environ.get("PERFT_VIZ_TEST_MODEL"))   # another base: the bank's own check explains why there is no tab
 
 
@@ -62,6 +63,22 @@ def test_compose_with_no_adapter_says_so(page):
     page.locator("#compose-btn").click()
     wait_status(page, "Cannot do that")
     assert "No adapters selected" in page.locator("#compose-status").inner_text() and "Traceback" not in page.content()
+
+
+def test_lora_adapters_compose(page):
+    "The bank's LoRA q,v adapters compose among themselves: the answers table shows the base, each adapter, the composition and the oracle's pick."
+    if OTHER_BASE: return
+    tick(page, "#c-adapters", LORA_SINGLES)
+    compose(page, "routed: oracle (task id)", "4 LoRA adapter(s), routed: oracle")
+    text_has(page, "#c-answers", "-> lora-qv/operator")
+    text = page.locator("#c-answers").inner_text()
+    assert all(n in text for n in ("base model", *LORA_SINGLES, "composed (routed: oracle (task id)) -> lora-qv/operator")), text
+    assert "PERFT modules only" in page.locator("#compose-status").inner_text()   # why there are no per-token module figures
+    compose(page, "merge: TIES", "4 LoRA adapter(s), merge: TIES")
+    text_has(page, "#c-answers", "composed (merge: TIES)")
+    tick(page, "#c-adapters", ["perft-r/operator", "lora-qv/operator"])
+    compose(page, "parallel", "Cannot do that")
+    assert "mix PERFT and LoRA" in page.locator("#compose-status").inner_text() and "Traceback" not in page.content()
 
 
 def test_learned_module_router(page):

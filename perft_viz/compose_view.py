@@ -21,6 +21,7 @@ from .compose import (AdapterBank, OracleRouter, CompositionCapture, capture_com
                                fit_neuron_router, fit_learned_router)
 from .merge import merge
 from .perft.config import PerftConfig
+from peft import LoraConfig
 
 # %% auto #0
 __all__ = ['STRATEGY_CHOICES', 'INTERFERENCE', 'LORA_STRATEGIES', 'LORA_NOTE', 'OWN', 'weights_figure', 'contributions_figure',
@@ -140,11 +141,14 @@ def _sync(self:ComposeView, own:OwnAdapter|None) -> str|None:
         self.forget(own.owner)
         if own.model is None: return None
         cfg = own.model.peft_config[own.model.active_adapter]
-        check(isinstance(cfg, PerftConfig), f"Your adapter is {own.label}: LoRA changes the base weights in place, so it has no module output "
-              "to compose with the bank's PERFT modules.", "Train or upload a PERFT adapter (variant S, D, R or E) to compose it here.")
-        check(cfg.placement == "parallel", f"Your adapter has placement={cfg.placement!r}.", "Train one with placement 'parallel': the strategies set where each module sits.")
-        check(cfg.router != "task", "Your adapter routes its PEFT experts by task id (router='task'), which a composition does not set.",
-              "Train one with another router kind (learned, k-means, ...) to compose it here.")
+        qv = isinstance(cfg, LoraConfig) and set(cfg.target_modules or ()) == {"q_proj", "v_proj"} and not getattr(cfg, "target_parameters", None)
+        check(isinstance(cfg, PerftConfig) or qv, f"Your adapter is {own.label}: LoRA on the experts or the router changes base weights in place that "
+              "neither the bank's PERFT modules nor its LoRA q,v adapters touch, so nothing composes with it.",
+              "Train or upload a PERFT adapter (variant S, D, R or E) or a LoRA q,v one to compose it here.")
+        if not qv:
+            check(cfg.placement == "parallel", f"Your adapter has placement={cfg.placement!r}.", "Train one with placement 'parallel': the strategies set where each module sits.")
+            check(cfg.router != "task", "Your adapter routes its PEFT experts by task id (router='task'), which a composition does not set.",
+                  "Train one with another router kind (learned, k-means, ...) to compose it here.")
         self._version += 1
         name = f"own-{_tag(own.owner)}/v{self._version}"
         tmp = Path(tempfile.mkdtemp(prefix="perft-viz-own-"))
@@ -273,13 +277,13 @@ def _compose(self:ComposeView, names, label:str, task:str, input:str, layer:int,
             who = f"composed ({label})" + (f" -> {picked}" if lora and picked else "")
             with composing(self.bank, run_names, strategy, **kw) as m: answers.append([who, _answer(m, tok, task, input, self.template)])
         except PerftVizError as e: raise PerftVizError(self.readable(str(e))) from None
+    mine = f" Your adapter (session {_tag(own.owner)}) is one of them." if any(n.startswith("own-") for n in names) else ""
     if lora:
         sent = f" The oracle sent this {task} example to {picked}." if picked else ""
-        return None, None, answers, f"{len(names)} LoRA adapter(s), {label}.{sent} {LORA_NOTE}"
+        return None, None, answers, f"{len(names)} LoRA adapter(s), {label}.{sent}{mine} {LORA_NOTE}"
     tokens = [tok.decode([i]) for i in ids[0]]
     cap = cap._replace(names=tuple(self.shown(n) for n in cap.names))
     share = (cap.module_out_norm[layer].sum(-1) / cap.moe_out_norm[layer]).mean()
-    mine = f" Your adapter (session {_tag(own.owner)}) is one of them." if any(n.startswith("own-") for n in names) else ""
     status = f"{len(run_names)} module(s), {label}: {len(tokens)} tokens; at layer {layer} the modules add {float(share):.2f}x the MoE output's norm.{mine}"
     return weights_figure(cap, tokens, layer), contributions_figure(cap, tokens, layer), answers, status
 ComposeView.compose = _compose

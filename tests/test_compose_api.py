@@ -78,3 +78,18 @@ def test_lora_adapters_compose(app_url):
     status = c.predict(["perft-r/operator", "lora-qv/operator"], "parallel", *INPUT, api_name="/compose")[-1]
     assert "mix PERFT and LoRA" in status and "inside attention" in status, status
     assert "For LoRA adapters use one of" in c.predict(LORA, "serial", *INPUT, api_name="/compose")[-1]
+
+
+def test_trained_lora_joins_the_bank_lora(app_url):
+    "A LoRA q,v adapter trained in the session composes with the bank's LoRA q,v adapters (not with its PERFT ones)."
+    if os.environ.get("PERFT_VIZ_TEST_MODEL"): return
+    c = client(app_url)
+    assert c.predict("lora-qv", 4, 2, 4, 2, 1e-2, ["operator"], api_name="/train")[1].startswith("Training LoRA")
+    deadline, status = time.time() + 240, ""
+    while time.time() < deadline and not ("step 2/2" in status and "done" in status):
+        status = c.predict(api_name="/train_status")[3]; time.sleep(0.5)
+    assert "done" in status, status
+    _, _, answers, status = c.predict(["lora-qv/code_kind", "yours"], "routed: oracle (task id)", *INPUT, api_name="/compose")
+    assert "oracle sent this operator example to your adapter: LoRA" in status and "Your adapter (session" in status, status
+    assert rows(answers)[2][0].startswith("your adapter: LoRA")
+    assert "mix PERFT and LoRA" in c.predict(["perft-r/code_kind", "yours"], "parallel", *INPUT, api_name="/compose")[-1]

@@ -41,15 +41,20 @@ def test_own_adapter_is_per_session(app_url):
     assert "module(s), merge: task arithmetic" in alice.predict(["yours", "perft-r/code_kind"], "merge: task arithmetic", *INPUT, api_name="/compose")[-1]
 
 
+def wait_trained(c, timeout=240):
+    "Poll the session's 2-step run until it is done."
+    deadline, status = time.time() + timeout, ""
+    while time.time() < deadline and not ("step 2/2" in status and "done" in status):
+        status = c.predict(api_name="/train_status")[3]; time.sleep(0.5)
+    assert "done" in status, status
+
+
 def test_trained_adapter_joins_compose(app_url):
     "An adapter trained in the session (on one task) is listed with its task and takes the oracle router's place for that task."
     if os.environ.get("PERFT_VIZ_TEST_MODEL"): return
     c = client(app_url)
     assert c.predict("R", 4, 2, 4, 2, 1e-2, ["operator"], api_name="/train")[1].startswith("Training PERFT-R")
-    deadline, status = time.time() + 240, ""
-    while time.time() < deadline and not ("step 2/2" in status and "done" in status):
-        status = c.predict(api_name="/train_status")[3]; time.sleep(0.5)
-    assert "done" in status, status
+    wait_trained(c)
     assert "trained on operator" in c.predict([], api_name="/compose_adapters")[1]
     w, _, answers, status = c.predict(["perft-r/code_kind", "yours"], "routed: oracle (task id)", *INPUT, api_name="/compose")
     assert "2 module(s), routed: oracle" in status, status
@@ -85,10 +90,7 @@ def test_trained_lora_joins_the_bank_lora(app_url):
     if os.environ.get("PERFT_VIZ_TEST_MODEL"): return
     c = client(app_url)
     assert c.predict("lora-qv", 4, 2, 4, 2, 1e-2, ["operator"], api_name="/train")[1].startswith("Training LoRA")
-    deadline, status = time.time() + 240, ""
-    while time.time() < deadline and not ("step 2/2" in status and "done" in status):
-        status = c.predict(api_name="/train_status")[3]; time.sleep(0.5)
-    assert "done" in status, status
+    wait_trained(c)
     _, _, answers, status = c.predict(["lora-qv/code_kind", "yours"], "routed: oracle (task id)", *INPUT, api_name="/compose")
     assert "oracle sent this operator example to your adapter: LoRA" in status and "Your adapter (session" in status, status
     assert rows(answers)[2][0].startswith("your adapter: LoRA")

@@ -10,9 +10,10 @@ from datasets import Dataset, DatasetDict
 from .core import check
 
 # %% auto #0
-__all__ = ['WORDS', 'STRING_OPS', 'COLOURS', 'ANIMALS', 'JOBS', 'VARIABLES', 'FUNCTIONS', 'ACTORS', 'DUTIES', 'DOMAINS',
-           'gen_arithmetic', 'gen_strings', 'make_world', 'gen_world', 'gen_code', 'gen_regulatory', 'gen_clinical',
-           'make_corpus', 'corpus_splits']
+__all__ = ['WORDS', 'STRING_OPS', 'COLOURS', 'ANIMALS', 'JOBS', 'VARIABLES', 'FUNCTIONS', 'CODEBASE', 'ACTORS', 'DUTIES',
+           'N_ARTICLES', 'REGULATION', 'CARE', 'DOMAINS', 'gen_arithmetic', 'gen_strings', 'make_world', 'gen_world',
+           'make_codebase', 'gen_code', 'roman', 'make_regulation', 'gen_regulatory', 'gen_clinical', 'make_corpus',
+           'corpus_splits']
 
 # %% ../nbs/05_corpus.ipynb #209c23ba
 _OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul}
@@ -29,19 +30,18 @@ def gen_arithmetic(rng:random.Random) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/05_corpus.ipynb #69b2b81d
-WORDS = ("cat dog sun moon tree river stone cloud bird fish house road lamp door apple bread "
-         "glass paper music light").split()
+WORDS = ("sun moon tree river stone cloud bird fish house road lamp door apple bread glass paper music light "
+         "candle window garden bottle pencil basket mirror ladder button rocket silver pepper").split()
 STRING_OPS:dict[str, Callable[[str], str]] = {
-    "reverse": lambda w: w[::-1], "upper": str.upper, "first": lambda w: w[0], "last": lambda w: w[-1],
-    "length": lambda w: str(len(w)), "double": lambda w: w + w, "sort": lambda w: "".join(sorted(w)),
+    "reverse": lambda w: w[::-1], "first": lambda w: w[0], "last": lambda w: w[-1], "double": lambda w: w + w,
+    "sort": lambda w: "".join(sorted(w)), "rotate": lambda w: w[1:] + w[0],
 }
 
 def gen_strings(rng:random.Random) -> str:
-    "A few string operations with their results, one a line."
+    "Three to six string operations on `WORDS` with their results, one a line."
     lines = []
     for _ in range(rng.randint(3, 6)):
-        w = rng.choice(WORDS) if rng.random() < 0.7 else "".join(rng.choice("abcdefghij") for _ in range(rng.randint(2, 5)))
-        op = rng.choice(list(STRING_OPS))
+        op, w = rng.choice(list(STRING_OPS)), rng.choice(WORDS)
         lines.append(f"{op} {w} -> {STRING_OPS[op](w)}")
     return "\n".join(lines)
 
@@ -80,52 +80,85 @@ def gen_world(rng:random.Random, world:dict) -> str:
 # %% ../nbs/05_corpus.ipynb #c496a9a8
 VARIABLES = "x y z n total count value item result acc".split()
 FUNCTIONS = "add scale clip mean square norm step update merge score".split()
+_CODE_VARS = "text items names key value parts word line path data".split()
+_CODE_VERBS = "clean parse split join merge load save find check format".split()
+_CODE_NOUNS = "items names keys lines words paths parts tokens".split()
+_CODE_BODIES = ["return {a}.strip().split({b})", "return {b}.join(sorted({a}))", "return [{c} for {c} in {a} if {c} not in {b}]",
+                "return {a}.get({b}, None)", "if not {a}:\n        raise ValueError({b})\n    return {a}",
+                "for {c} in {a}:\n        {b}.append({c}.lower())\n    return {b}",
+                "{c} = dict.fromkeys({a})\n    {c}.update({b})\n    return list({c})",
+                "with open({a}) as {c}:\n        return [{b}({c}) for {c} in {c}.readlines()]",
+                "return isinstance({a}, str) and {a}.startswith({b})", "try:\n        return {a}[{b}]\n    except KeyError:\n        return None"]
+
+def make_codebase(seed:int=0) -> dict:
+    "A fixed codebase: one definition (two arguments, a one- to three-line body) for each of thirty verb_noun names."
+    rng, out = random.Random(f"code/{seed}"), {}
+    for f in (f"{v}_{n}" for v in _CODE_VERBS for n in rng.sample(_CODE_NOUNS, 3)):
+        a, b, c = rng.sample(_CODE_VARS, 3)
+        out[f] = f"def {f}({a}, {b}):\n    {rng.choice(_CODE_BODIES).format(a=a, b=b, c=c)}"
+    return out
+CODEBASE = make_codebase(0)
 
 def gen_code(rng:random.Random) -> str:
-    "One or two small python-like snippets."
+    "One or two definitions of `CODEBASE`, each followed by a call whose result is printed."
     parts = []
-    for _ in range(rng.randint(1, 2)):
-        f, a, b = rng.choice(FUNCTIONS), *rng.sample(VARIABLES, 2)
-        kind = rng.randrange(4)
-        if kind == 0:
-            parts.append(f"def {f}({a}, {b}):\n    return {a} {rng.choice('+-*')} {b}")
-        elif kind == 1:
-            parts.append(f"{a} = 0\nfor {b} in range({rng.randint(2, 20)}):\n    {a} += {b}\nprint({a})")
-        elif kind == 2:
-            parts.append(f"if {a} > {rng.randint(0, 50)}:\n    {b} = {a} - 1\nelse:\n    {b} = {a} + 1")
-        else:
-            parts.append(f"{a} = [{', '.join(str(rng.randint(0, 9)) for _ in range(rng.randint(2, 5)))}]\n"
-                         f"{b} = {f}({a})\nprint(len({a}), {b})")
+    for f in rng.sample(list(CODEBASE), rng.randint(1, 2)):
+        v, x, y = rng.sample(_CODE_VARS, 3)
+        parts.append(f"{CODEBASE[f]}\n\n{v} = {f}({x}, {y})\nprint({v})")
     return "\n\n".join(parts)
 
 # %% ../nbs/05_corpus.ipynb #f9a4654f
 ACTORS = "operator provider manufacturer importer distributor controller".split()
 DUTIES = ["notify the competent authority", "keep records of all incidents", "carry out a risk assessment",
-           "appoint a compliance officer", "submit an annual report", "inform the data subject"]
-_COMPLAINTS = "chest pain,cough,fever,headache,abdominal pain,shortness of breath,back pain,fatigue".split(",")
-_DIAGNOSES = "pneumonia,migraine,gastritis,bronchitis,hypertension,muscle strain,influenza,anaemia".split(",")
-_DRUGS = "amoxicillin,ibuprofen,paracetamol,omeprazole,amlodipine,salbutamol".split(",")
+          "appoint a compliance officer", "submit an annual report", "inform the data subject"]
+N_ARTICLES = 30
+
+def roman(n:int) -> str:
+    "`n` (1..89) in Roman numerals: article numbers without digits."
+    out = ""
+    for v, s in ((50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+        while n >= v: out, n = out + s, n - v
+    return out
+
+def make_regulation(seed:int=0) -> dict:
+    "A fixed regulation: article number -> its one clause (actor, duty, deadline, penalty, cross-reference fixed)."
+    rng, arts = random.Random(f"regulation/{seed}"), {}
+    for n in range(1, N_ARTICLES + 1):
+        actor, duty = rng.choice(ACTORS), rng.choice(DUTIES)
+        arts[n] = rng.choice([f"The {actor} shall {duty} within {rng.choice(['seven', 'fourteen', 'thirty', 'ninety'])} days.",
+                              f"Pursuant to Article {roman(rng.randint(1, N_ARTICLES))}, the {actor} may request an exemption.",
+                              f"Non-compliance by the {actor} shall be subject to a {rng.choice(['minor', 'major', 'severe'])} penalty.",
+                              f"Member States shall ensure that the {actor} is able to {duty}."])
+    return arts
+REGULATION = make_regulation(0)
 
 def gen_regulatory(rng:random.Random) -> str:
-    "Two to four numbered articles of a regulation."
-    n = rng.randint(1, 40); arts = []
-    for i in range(rng.randint(2, 4)):
-        actor, duty = rng.choice(ACTORS), rng.choice(DUTIES)
-        clause = rng.choice([f"The {actor} shall {duty} within {rng.choice([7, 14, 30, 90])} days.",
-                             f"Pursuant to Article {rng.randint(1, 40)}, the {actor} may request an exemption.",
-                             f"Non-compliance by the {actor} shall be subject to a penalty of up to {rng.randint(1, 50)}000 EUR.",
-                             f"Member States shall ensure that the {actor} is able to {duty}."])
-        arts.append(f"Article {n + i}. {clause}")
-    return "\n".join(arts)
+    "Two to four articles of `REGULATION`, in order, quoted verbatim."
+    return "\n".join(f"Article {roman(i)}. {REGULATION[i]}" for i in sorted(rng.sample(range(1, N_ARTICLES + 1), rng.randint(2, 4))))
+
+# %% ../nbs/05_corpus.ipynb #c1a1ca1e
+_COMPLAINTS = "chest pain,cough,fever,headache,abdominal pain,shortness of breath,back pain,fatigue".split(",")
+_HISTORY = ["smoker", "diabetes", "asthma in childhood", "high blood pressure", "recent travel", "lives alone", "night shifts",
+            "heavy lifting", "vegetarian"]
+CARE = {c: dict(zip(("finding", "test", "diagnosis", "drug", "frequency", "review"), row)) for c, row in zip(_COMPLAINTS, [
+    ("ST depression on exertion", "troponin negative", "angina", "aspirin", "once daily", "one week"),
+    ("wheeze and productive sputum", "chest x-ray clear", "bronchitis", "amoxicillin", "three times daily", "ten days"),
+    ("flushed and febrile", "influenza swab positive", "influenza", "paracetamol", "four times daily", "three days"),
+    ("photophobia, no neck stiffness", "neurological exam normal", "migraine", "sumatriptan", "as needed", "two weeks"),
+    ("epigastric tenderness", "urea breath test positive", "gastritis", "omeprazole", "once daily", "four weeks"),
+    ("prolonged expiration", "peak flow reduced", "asthma", "salbutamol", "as needed", "one week"),
+    ("paraspinal spasm", "straight leg raise negative", "muscle strain", "ibuprofen", "three times daily", "five days"),
+    ("pale conjunctivae", "haemoglobin low", "anaemia", "ferrous sulfate", "twice daily", "one month")])}   # the standard of care
 
 def gen_clinical(rng:random.Random) -> str:
-    "A short templated clinical note."
-    return (f"Patient: {rng.randint(18, 90)} y/o {rng.choice(['male', 'female'])}. "
-            f"Chief complaint: {rng.choice(_COMPLAINTS)} for {rng.randint(1, 14)} days.\n"
-            f"Vitals: BP {rng.randint(100, 160)}/{rng.randint(60, 100)}, HR {rng.randint(55, 120)}, T {rng.randint(360, 400) / 10} C.\n"
-            f"Assessment: suspected {rng.choice(_DIAGNOSES)}.\n"
-            f"Plan: start {rng.choice(_DRUGS)} {rng.choice([250, 500, 1000])} mg {rng.choice(['od', 'bid', 'tid'])}, "
-            f"follow-up in {rng.choice([3, 7, 14])} days.")
+    "A short clinical note: the patient varies; findings, assessment and plan follow `CARE`."
+    c = rng.choice(_COMPLAINTS); care = CARE[c]
+    return (f"Patient: {rng.choice(['young', 'adult', 'elderly'])} {rng.choice(['male', 'female'])}. "
+            f"Chief complaint: {c} since {rng.choice(['yesterday', 'last week', 'last month'])}.\n"
+            f"History: {', '.join(rng.sample(_HISTORY, 2))}. Allergies: {rng.choice(['none', 'penicillin', 'latex', 'nuts'])}.\n"
+            f"Examination: {care['finding']}. Tests: {care['test']}.\n"
+            f"Assessment: suspected {care['diagnosis']}.\n"
+            f"Plan: start {care['drug']} {care['frequency']}, review in {care['review']}.")
 
 # %% ../nbs/05_corpus.ipynb #e6b5bf81
 DOMAINS = ("arithmetic", "strings", "world", "code", "regulatory", "clinical")

@@ -1,0 +1,29 @@
+import sys, json, time, torch
+sys.path.insert(0, "/tmp/exp")
+torch.set_num_threads(1)
+name, kw = sys.argv[1], json.loads(sys.argv[2])
+corpus = kw.pop("corpus", "v3")
+import corpus_v3
+if corpus == "v3": corpus_v3.install()
+if corpus == "v3b": corpus_v3.install_balanced()
+from perft_viz.tiny import pretrain_tiny
+import perft_viz.tiny as T
+router_mult = kw.pop("router_lr_mult", None)
+if router_mult:
+    _AdamW = torch.optim.AdamW
+    class GroupedAdamW(_AdamW):
+        def __init__(self, params, lr, **k):
+            params = list(params)
+            gates = [p for p in params if p.dim() == 2 and p.shape[0] in (8, 16, 32) and p.shape[1] == 128]
+            print("router params", len(gates), flush=True)
+            ids = {id(p) for p in gates}
+            super().__init__([dict(params=[p for p in params if id(p) not in ids]), dict(params=gates, lr=lr * router_mult)], lr=lr, **k)
+    T.torch.optim.AdamW = GroupedAdamW
+import perft_viz.corpus as C
+print(C.make_corpus(6, seed=1)["text"], flush=True)
+r = pretrain_tiny(f"/tmp/exp/{name}", progress=False, **kw)
+c = r.card
+out = dict(name=name, kw=kw, corpus=corpus, train_s=c["train_time_s"], q={k: c["quality"][k] for k in ("lm_loss", "unigram_loss", "ablation", "ablation_rise", "domain_loss", "min_load", "confidence")},
+           rand_ablation=c["quality_random_init"]["ablation"], final=c["final_train"])
+print(json.dumps(out, indent=1))
+json.dump(out, open(f"/tmp/exp/{name}.json", "w"), indent=1)

@@ -142,7 +142,7 @@ class TrainView:
         return [str(p) for p in export_view(session.shown.get(view), view, session.folder(f"export-{view}"))]
 
 # %% ../nbs/20_app.ipynb #0b08694d
-EXAMPLES = ["12 + 7 = 19", "reverse abc -> cba", "The patient was given 5 mg of the drug.", "def add(a, b): return a + b"]
+EXAMPLES = ["12 + 7 = 19", "reverse pencil -> licnep", "Patient: young female. Chief complaint: cough since yesterday.", "Article IV. Member States shall ensure that the importer is able to keep records.", "def add(a, b): return a + b"]   # one per domain of the corpus
 
 def _export_row(train:TrainView, store:SessionStore, view:str):
     "An Export button and the files it gives, for one view."

@@ -20,9 +20,10 @@ from .analysis import (domain_specialisation, expert_load, routing_on_texts, ran
                                 domain_spread, same_word_shuffle, experts_zeroed, ablation_ratio)
 
 # %% auto #0
-__all__ = ['SPECIALS', 'QUICK', 'train_tokenizer', 'tiny_olmoe_config', 'pack_tokens', 'LossParts', 'tiny_loss', 'unigram_counts',
-           'heldout_lm_loss', 'DomainAblation', 'domain_ablation', 'TinyQuality', 'tiny_quality', 'QualityVsChance',
-           'quality_vs_chance', 'quality_table', 'Pretrained', 'pretrain_tiny', 'pretrain_main']
+__all__ = ['SPECIALS', 'QUICK', 'train_tokenizer', 'tiny_olmoe_config', 'Packed', 'pack_documents', 'pack_tokens', 'LossParts',
+           'expert_groups', 'tiny_loss', 'unigram_counts', 'heldout_lm_loss', 'DomainAblation', 'domain_ablation',
+           'TinyQuality', 'tiny_quality', 'QualityVsChance', 'quality_vs_chance', 'quality_table', 'Pretrained',
+           'pretrain_tiny', 'pretrain_main']
 
 # %% ../nbs/07_tiny.ipynb #d0a105b1
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")   # ids 0..3, as in `toy_config`
@@ -51,32 +52,76 @@ def tiny_olmoe_config(vocab_size:int=1024, **overrides) -> OlmoeConfig:
     return toy_config(**{**kw, **overrides})
 
 # %% ../nbs/07_tiny.ipynb #8503ae50
-def pack_tokens(tokenizer, texts:Sequence[str], seq_len:int=256) -> torch.Tensor:
-    "Tokenize `texts` as `<bos> text <eos>`, concatenate, and cut into rows: `[rows, seq_len]`."
-    ids = [i for enc in tokenizer(list(texts)).input_ids for i in enc + [tokenizer.eos_token_id]]
+class Packed(NamedTuple):
+    ids: torch.Tensor      # [rows, seq_len] token ids
+    domain: torch.Tensor   # [rows, seq_len] index into `names` of each token's document (-1 at <bos>, which is in every domain)
+    names: list            # domain names, sorted
+
+def pack_documents(tokenizer, texts:Sequence[str], domains:Sequence[str], # one domain name per text
+                   seq_len:int=256) -> Packed:
+    "Tokenize `texts` as `<bos> text <eos>`, concatenate, and cut into rows, with each token's domain beside it."
+    check(len(texts) == len(domains), f"{len(texts)} texts but {len(domains)} domain names.", "Pass one domain name per text.")
+    names = sorted(set(domains))
+    ids, dom = [], []
+    for enc, d in zip(tokenizer(list(texts)).input_ids, domains):
+        ids += enc + [tokenizer.eos_token_id]; dom += [-1] + [names.index(d)] * len(enc)
     n = len(ids) // seq_len
     check(n > 0, f"{len(ids)} tokens do not fill one row of seq_len={seq_len}.", "Pass more texts or a smaller seq_len.")
-    return torch.tensor(ids[: n * seq_len]).view(n, seq_len)
+    return Packed(torch.tensor(ids[: n * seq_len]).view(n, seq_len), torch.tensor(dom[: n * seq_len]).view(n, seq_len), names)
+
+def pack_tokens(tokenizer, texts:Sequence[str], seq_len:int=256) -> torch.Tensor:
+    "`pack_documents` without the domains: `[rows, seq_len]`."
+    return pack_documents(tokenizer, texts, [""] * len(texts), seq_len).ids
+
 
 # %% ../nbs/07_tiny.ipynb #a5a922b0
 class LossParts(NamedTuple):
-    total: torch.Tensor   # lm + aux_coef * lb + z_coef * z
+    total: torch.Tensor   # lm + aux_coef * lb + z_coef * z + route_coef * route
     lm: torch.Tensor      # next-token cross-entropy
     lb: torch.Tensor      # mean over layers of E * sum f_e P_e (1 = balanced)
     z: torch.Tensor       # router z-loss
+    route: torch.Tensor   # domain-routing warm-up: mean -log router mass on the token's domain group (0 when off)
+
+def expert_groups(share:torch.Tensor, # [domains] each domain's share (or count) of the training tokens
+                  num_experts:int, # experts per layer
+                  min_size:int=2, # experts per group at least (the ablation gate zeroes 2 per domain)
+                 ) -> torch.Tensor:
+    "One contiguous group of experts per domain, sized by token share (largest remainder): `[domains, E]` bool."
+    D = len(share)
+    check(D * min_size <= num_experts, f"{D} domains need at least {D * min_size} experts for groups of {min_size}; the model has {num_experts}.",
+          "Use more experts, a smaller min_size, or route_warmup=0.")
+    raw = share.float() / share.sum() * num_experts
+    sizes = raw.floor().clamp_min(min_size)
+    rem = (raw - raw.floor()).masked_fill(raw.floor() < min_size, -1.0)
+    for i in rem.argsort(descending=True).tolist()[: max(0, int(num_experts - sizes.sum()))]: sizes[i] += 1
+    while sizes.sum() > num_experts: sizes[int(sizes.argmax())] -= 1
+    groups, ends = torch.zeros(D, num_experts, dtype=torch.bool), sizes.long().cumsum(0).tolist()
+    for i, (a, b) in enumerate(zip([0] + ends[:-1], ends)): groups[i, a:b] = True
+    return groups
 
 def tiny_loss(model, input_ids:torch.Tensor, # [batch, pos]
               aux_coef:float=0.01, # weight of the load-balancing loss
               z_coef:float=0.001, # weight of the router z-loss
+              domain:torch.Tensor|None=None, # [batch, pos] domain index of each token (-1: none), for the warm-up
+              groups:torch.Tensor|None=None, # [domains, E] bool, each domain's experts (`expert_groups`)
+              route_coef:float=0.0, # weight of the domain-routing warm-up (0: off)
              ) -> LossParts:
-    "Causal-LM loss with per-layer load balancing and router z-loss."
+    "Causal-LM loss with per-layer load balancing, router z-loss and the optional domain-routing warm-up."
     out = model(input_ids=input_ids, output_router_logits=True)
     lm = F.cross_entropy(out.logits[:, :-1].flatten(0, 1).float(), input_ids[:, 1:].flatten())
     logits = torch.stack(out.router_logits).float()                                  # [layers, tokens, E]
     k = model.config.num_experts_per_tok
     lb = expert_load(logits.topk(k, dim=-1).indices, logits.softmax(-1)).lb.mean()
     z = logits.logsumexp(-1).pow(2).mean()
-    return LossParts(lm + aux_coef * lb + z_coef * z, lm, lb, z)
+    total, route = lm + aux_coef * lb + z_coef * z, torch.zeros(())
+    if route_coef > 0:
+        check(domain is not None and groups is not None, "route_coef > 0 without domain labels or expert groups.", "Pass domain= and groups=.")
+        y = domain.flatten(); keep = y >= 0
+        lp = logits.log_softmax(-1)[:, keep]                                           # [layers, n, E]
+        route = -lp.masked_fill(~groups[y[keep]][None], float("-inf")).logsumexp(-1).mean()
+        total = total + route_coef * route
+    return LossParts(total, lm, lb, z, route)
+
 
 # %% ../nbs/07_tiny.ipynb #2ab4d2d2
 def unigram_counts(tokenizer, texts:Sequence[str]) -> torch.Tensor:
@@ -198,19 +243,21 @@ class Pretrained(NamedTuple):
     card: dict
 
 QUICK = dict(steps=6, n_train=300, n_heldout=30, vocab_size=300, batch_size=4, seq_len=64,
-             config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_experts=8))
+             config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_experts=12))   # 12 = 6 domains x 2
 
 def pretrain_tiny(out_dir:str|Path, # where the checkpoint goes (replaced atomically)
                   seed:int=0, # seeds the corpus, the init and the data order
-                  steps:int=600, # optimizer steps
+                  steps:int=1000, # optimizer steps
                   batch_size:int=8, # rows per step
                   seq_len:int=256, # tokens per row
-                  lr:float=2e-3, # peak learning rate
+                  lr:float=3e-3, # peak learning rate
                   n_train:int=60_000, # training documents
                   n_heldout:int=600, # held-out documents for the quality gates
                   vocab_size:int=1024, # BPE vocabulary
                   aux_coef:float=0.02, # load-balancing weight (OLMoE: 0.01 over far longer training)
                   z_coef:float=0.001, # router z-loss weight (OLMoE: 0.001)
+                  route_warmup:float=1.0, # weight at step 0 of the domain-routing warm-up (0: routing left to emerge)
+                  route_warmup_frac:float=0.5, # share of the steps over which that weight falls linearly to 0
                   config:dict|None=None, # overrides of `tiny_olmoe_config`
                   progress:bool=True, # show a tqdm bar
                  ) -> Pretrained:
@@ -219,8 +266,11 @@ def pretrain_tiny(out_dir:str|Path, # where the checkpoint goes (replaced atomic
     set_seed(seed)
     sp = corpus_splits(n_train, n_heldout, seed=seed)
     tok = train_tokenizer(sp["train"]["text"], vocab_size)
-    data = pack_tokens(tok, sp["train"]["text"], seq_len)                          # [rows, seq_len]
+    packed = pack_documents(tok, sp["train"]["text"], sp["train"]["domain"], seq_len)
+    data, domain = packed.ids, packed.domain                                        # [rows, seq_len] each
     model = OlmoeForCausalLM(tiny_olmoe_config(len(tok), **(config or {})))
+    groups = expert_groups(torch.bincount(domain[domain >= 0].flatten(), minlength=len(packed.names)), model.config.num_experts) \
+             if route_warmup > 0 else None                                         # [domains, E]
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
     warm = max(1, min(100, steps // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1, s / steps)))))
@@ -229,7 +279,9 @@ def pretrain_tiny(out_dir:str|Path, # where the checkpoint goes (replaced atomic
     model.train(); log = []
     bar = tqdm(range(steps), desc="pretrain TinyOLMoE", disable=not progress)
     for step in bar:
-        lp = tiny_loss(model, data[order[step * batch_size:(step + 1) * batch_size]], aux_coef=aux_coef, z_coef=z_coef)
+        rows = order[step * batch_size:(step + 1) * batch_size]
+        route_coef = route_warmup * max(0.0, 1 - step / (route_warmup_frac * steps))
+        lp = tiny_loss(model, data[rows], aux_coef=aux_coef, z_coef=z_coef, domain=domain[rows], groups=groups, route_coef=route_coef)
         lp.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
@@ -241,7 +293,8 @@ def pretrain_tiny(out_dir:str|Path, # where the checkpoint goes (replaced atomic
     c = model.config
     last = torch.tensor(log[-max(1, steps // 20):]).mean(0).tolist()   # mean over the last 5% of steps
     card = dict(name="TinyOLMoE", model_class="OlmoeForCausalLM", seed=seed, steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr,
-                aux_coef=aux_coef, z_coef=z_coef,
+                aux_coef=aux_coef, z_coef=z_coef, route_warmup=route_warmup, route_warmup_frac=route_warmup_frac,
+                expert_groups=None if groups is None else {n: g.nonzero().flatten().tolist() for n, g in zip(packed.names, groups)},
                 tokens_seen=steps * batch_size * seq_len,
                 corpus=dict(generator="perft_viz.corpus.corpus_splits", n_train=n_train, n_heldout=n_heldout, seed=seed,
                             train_tokens=data.numel()),
@@ -249,7 +302,7 @@ def pretrain_tiny(out_dir:str|Path, # where the checkpoint goes (replaced atomic
                             num_hidden_layers=c.num_hidden_layers, num_attention_heads=c.num_attention_heads, num_experts=c.num_experts,
                             num_experts_per_tok=c.num_experts_per_tok, max_position_embeddings=c.max_position_embeddings,
                             n_params=sum(p.numel() for p in model.parameters())),
-                final_train=dict(zip(["total", "lm", "lb", "z"], [round(v, 4) for v in last])),
+                final_train=dict(zip(LossParts._fields, [round(v, 4) for v in last])),
                 quality=qc.trained._asdict(), quality_random_init=qc.random_init._asdict(), wall_time_s=round(time.time() - t0, 1), train_time_s=round(train_s, 1),
                 versions=dict(torch=torch.__version__, transformers=transformers.__version__, python=platform.python_version()),
                 threads=torch.get_num_threads())
@@ -265,7 +318,7 @@ def pretrain_main(argv:Sequence[str]|None=None) -> dict:
     ap = argparse.ArgumentParser(prog="perft-viz pretrain", description="Pretrain TinyOLMoE on the synthetic corpus.")
     ap.add_argument("--out", default=str(TINY_OLMOE_DIR), help="output directory (default: the shipped assets/tiny-olmoe)")
     ap.add_argument("--seed", type=int, default=0, help="seed of corpus, init and data order")
-    ap.add_argument("--steps", type=int, default=None, help="optimizer steps (default 600, or 6 with --quick)")
+    ap.add_argument("--steps", type=int, default=None, help="optimizer steps (default 1000, or 6 with --quick)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (fixed, for reproducibility; 1 is fastest on a busy machine)")
     ap.add_argument("--quick", action="store_true", help="a tiny shape and a few steps (smoke test)")
     a = ap.parse_args(argv)

@@ -20,6 +20,15 @@ if router_mult:
             super().__init__([dict(params=[p for p in params if id(p) not in ids]), dict(params=gates, lr=lr * router_mult)], lr=lr, **k)
     T.torch.optim.AdamW = GroupedAdamW
 import perft_viz.corpus as C
+if kw.pop("pack", None) == "domain":
+    sp0 = C.corpus_splits(kw.get("n_train", 60000), kw.get("n_heldout", 600), seed=kw.get("seed", 0))
+    dom_of = dict(zip(sp0["train"]["text"], sp0["train"]["domain"]))
+    _pack = T.pack_tokens
+    def pack_by_domain(tok, texts, seq_len=256):
+        rows = [_pack(tok, [t for t in texts if dom_of[t] == d], seq_len) for d in sorted(set(dom_of.values()))]
+        print("rows per domain", [len(r) for r in rows], flush=True)
+        return torch.cat(rows)
+    T.pack_tokens = pack_by_domain
 print(C.make_corpus(6, seed=1)["text"], flush=True)
 r = pretrain_tiny(f"/tmp/exp/{name}", progress=False, **kw)
 c = r.card

@@ -81,7 +81,7 @@ class RoutingView:
         return fig, status
 
 # %% ../nbs/20_app.ipynb #c1c5ebfb
-from .app_views import heldout_view, perft_knobs, goto_tab_js, heatmap_click_bridge, HEATMAP_CLICK_JS, as_task, SOURCES
+from .app_views import heldout_view, perft_knobs, goto_tab_js, heatmap_click_bridge, HEATMAP_CLICK_JS, as_task, SOURCES, reading
 
 @dataclass
 class TrainView:
@@ -209,7 +209,8 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
             n_run.click(_safely(view.neurons, 2, store), [n_prompt, n_layer, n_token], [n_plot, n_status], api_name="neurons", **on_model)
             _export_row(train, store, "neurons")
         def token_index(prompt:str, evt:gr.SelectData): return prompt, clicked_token(evt.index)   # into the Neurons tab too
-        def follow(prompt, token, session=None): return teach.follow(prompt, int(token), adapter_of(session))
+        def follow(prompt, token, session=None):
+            with reading(session): return teach.follow(prompt, int(token), adapter_of(session))
         top1.select(token_index, prompt, [n_prompt, n_token], api_name=False).then(
             handler(follow, 3), [prompt, n_token], [path_plot, path_neurons, path_md], api_name="follow", **on_model)
         heat_go.click(lambda prompt, pos: (prompt, pos), [prompt, heat_pos], [n_prompt, n_token], api_name=False).then(

@@ -26,9 +26,9 @@ from .teaching_plots import (token_path_figure, divergence_figure, changed_highl
 
 # %% auto #0
 __all__ = ['INTRO', 'GLOSSARY', 'ROUTER_ABOUT', 'PLACEMENT_ABOUT', 'EXPERT_ABOUT', 'INIT_ABOUT', 'HEATMAP_CLICK_JS', 'SOURCES',
-           'as_layer', 'adapter_model', 'as_task', 'clicked_token', 'train_guide', 'TeachView', 'heldout_view',
-           'saturation_panel', 'perft_knobs', 'goto_tab_js', 'heatmap_click_bridge', 'compare_tab', 'analyses_tab',
-           'geometry_tab']
+           'as_layer', 'reading', 'adapter_model', 'as_task', 'clicked_token', 'train_guide', 'TeachView',
+           'heldout_view', 'saturation_panel', 'perft_knobs', 'goto_tab_js', 'heatmap_click_bridge', 'compare_tab',
+           'analyses_tab', 'geometry_tab']
 
 # %% ../nbs/20b_app_views.ipynb #f3b24db5
 INTRO = ("**What you are looking at.** In a mixture-of-experts (MoE) model, each layer's feed-forward part is split into many small "
@@ -52,6 +52,10 @@ def as_layer(layer, n_layers:int) -> int:
           f"Type a whole layer number in 0..{n_layers - 1}.")
     check(0 <= int(layer) < n_layers, f"layer={int(layer)} is out of range.", f"Pick a layer in 0..{n_layers - 1}.")
     return int(layer)
+
+def reading(session):
+    "A `with` block holding the visitor's run's `use_lock` (so their own scoring cannot switch the adapter off mid-read); nothing without a session."
+    return session.run.use_lock if session is not None else contextlib.nullcontext()
 
 def adapter_model(run):
     "The trained (or uploaded) adapted model of a live run, or None when there is none or it is still training."
@@ -307,7 +311,7 @@ def compare_tab(teach:TeachView, handler, adapter_of, prompt:str,
         def compare(prompt, layer, source, shipped, names, strategy, task, session=None):
             if source == SOURCES[1]: return compose.compare(prompt, layer, [shipped] if shipped else [], "parallel", task, own_of(session) if own_of else None)
             if source == SOURCES[2]: return compose.compare(prompt, layer, names, strategy, task, own_of(session) if own_of else None)
-            return teach.compare(prompt, layer, adapter_of(session))
+            with reading(session): return teach.compare(prompt, layer, adapter_of(session))
         fn = handler(compare, 4)
         for i, trigger in enumerate((c_run.click, c_prompt.submit, c_layer.release)):
             trigger(fn, [c_prompt, c_layer, c_source, c_shipped, c_mods, c_strategy, c_task], [c_div, c_changed, c_norms, c_md],
@@ -348,7 +352,8 @@ def geometry_tab(teach:TeachView, handler, adapter_of):
         g_run = gr.Button("Show vectors", variant="primary", elem_id="geometry-btn")
         g_md = gr.Markdown(elem_id="g-status")
         g_plot = gr.Plot(label="Router and expert vectors", elem_id="geometry")
-        def geometry(layer, session=None): return teach.geometry(layer, adapter_of(session))
+        def geometry(layer, session=None):
+            with reading(session): return teach.geometry(layer, adapter_of(session))
         fn = handler(geometry, 2)
         for i, trigger in enumerate((g_run.click, g_layer.release)):
             trigger(fn, [g_layer], [g_plot, g_md], api_name="geometry" if i == 0 else False)

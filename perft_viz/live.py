@@ -147,6 +147,7 @@ class LiveRun:
                  copy_lock=None):                # held while copying the served model (readers may hold it too)
         self.loaded, self.template, self.slots, self.copy_lock = loaded, template, slots, copy_lock or nullcontext()
         self.lock, self.thread, self.stop_event, self.ticket = threading.Lock(), None, threading.Event(), None
+        self.use_lock = threading.RLock()   # one reader of the adapted model at a time: scoring toggles its adapter off and on
         self.q, self.records, self.model, self.label, self.error, self.result = queue.Queue(), [], None, "", None, None
         self.tasks, self.status, self.run_label, self.note = SUITE, "No run yet.", "", ""
         self.snapshots, self.score, self.config = [], None, None   # this run's RouterSnapshots, HeldOut score (once it ended), adapter config
@@ -282,11 +283,12 @@ def answer(self:LiveRun, task:str, input:str, max_new_tokens:int=12) -> tuple[st
     gen = lambda: tok.decode(m.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
                                         eos_token_id=tok.eos_token_id)[0, ids.shape[1]:], skip_special_tokens=True).strip()
     m.eval()
-    with m.disable_adapter(): base = gen()
-    if task_routed(m):   # a task router needs the task's id: its place among the run's tasks
-        check(task in self.tasks, f"This adapter routes by task and was not trained on {task!r}.", f"Choose one of {self.tasks}.")
-        with use_task_ids(m, torch.tensor([self.tasks.index(task)])): return base, gen()
-    return base, gen()
+    with self.use_lock:   # not while a scoring has the adapter switched off
+        with m.disable_adapter(): base = gen()
+        if task_routed(m):   # a task router needs the task's id: its place among the run's tasks
+            check(task in self.tasks, f"This adapter routes by task and was not trained on {task!r}.", f"Choose one of {self.tasks}.")
+            with use_task_ids(m, torch.tensor([self.tasks.index(task)])): return base, gen()
+        return base, gen()
 
 class HeldOut(NamedTuple):
     "Exact match on held-out examples: per task, plus 'mean' (unweighted over tasks)."
@@ -302,8 +304,9 @@ def heldout(self:LiveRun, per_task:int=8, seed:int=1) -> HeldOut:
     "Score the trained adapter and the base model on `per_task` held-out examples of each of the run's tasks."
     model, tok = self.trained(), self.loaded.tokenizer
     ds = make_suite(per_task, seed=seed, tasks=self.tasks, split="test")
-    with model.disable_adapter(): base = evaluate_model(model, tok, ds, template=self.template, check_references=False).accuracy
-    adapted = evaluate_model(model, tok, ds, template=self.template, check_references=False).accuracy
+    with self.use_lock:   # a capture or an answer on this model meanwhile would see the adapter switched off
+        with model.disable_adapter(): base = evaluate_model(model, tok, ds, template=self.template, check_references=False).accuracy
+        adapted = evaluate_model(model, tok, ds, template=self.template, check_references=False).accuracy
     common = {t: Counter(a for a, k in zip(ds["answer"], ds["task"]) if k == t).most_common(1)[0][1] / per_task for t in self.tasks}
     common["mean"] = sum(common.values()) / len(self.tasks)
     return HeldOut(tuple(self.tasks), base, adapted, common, per_task, self.label)

@@ -1,7 +1,6 @@
 import sys, json, torch
 sys.path.insert(0, "/tmp/exp")
 torch.set_num_threads(1)
-import corpus_v3; corpus_v3.install()
 from perft_viz.tiny import domain_ablation
 from perft_viz.analysis import routing_on_texts, domain_specialisation
 from perft_viz.corpus import corpus_splits

@@ -2,10 +2,8 @@ import sys, json, time, torch
 sys.path.insert(0, "/tmp/exp")
 torch.set_num_threads(1)
 name, kw = sys.argv[1], json.loads(sys.argv[2])
-corpus = kw.pop("corpus", "v3")
-import corpus_v3
-if corpus == "v3": corpus_v3.install()
-if corpus == "v3b": corpus_v3.install_balanced()
+corpus = "v3"   # perft_viz.corpus; routing left to emerge unless kw sets route_warmup (pretrain_tiny's default is 1.0)
+kw.setdefault("route_warmup", 0.0)
 from perft_viz.tiny import pretrain_tiny
 import perft_viz.tiny as T
 router_mult = kw.pop("router_lr_mult", None)

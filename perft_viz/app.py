@@ -301,7 +301,7 @@ def build_app(loaded:LoadedModel|None=None, limits:AppLimits|None=None,
         with gr.Tab("Compose") as compose_page:
             if compose is None: gr.Markdown(f"Composition needs the shipped adapter bank, which does not fit this model: {why}")
             else: compose_tab(compose, handler=handler, own_of=own_adapter, tab=compose_page)
-        def closed(request:gr.Request): store.close(request.session_hash)   # the page closed: free its session now
+        def closed(request:gr.Request): store.close(request.session_hash)   # the page closed: free its session unless it reconnects
         demo.unload(closed)
     demo.store = store
     return demo

@@ -38,6 +38,7 @@ class AppLimits:
     max_upload_mb: float = 20.0            # each uploaded file
     train_slots: int = 1                   # runs training at once (the others wait in line)
     idle_s: float = 1800                   # a session unused this long is freed
+    reconnect_s: float = 300               # a closed page's session waits this long for the page to reconnect
     max_sessions: int = 200                # sessions held at once
 
 def _whole(x, name:str) -> int:
@@ -99,6 +100,7 @@ class AppSession:
         self.run = LiveRun(loaded, slots=slots, copy_lock=copy_lock)
         self.shown: dict[str, Shown] = {}
         self.last_used, self._dir = time.monotonic(), None
+        self.closed_at: float|None = None   # when the page last closed; None while it is open
 
     def folder(self, name:str) -> Path:
         "An empty folder `name` (a fixed word, never an input) under this session's temporary folder."
@@ -114,7 +116,7 @@ class AppSession:
 
 # %% ../nbs/16a_app_session.ipynb #9959bbcb
 class SessionStore:
-    "Every visitor's `AppSession`, keyed by Gradio's session hash; idle ones are freed."
+    "Every visitor's `AppSession`, keyed by Gradio's session hash; idle and closed ones are freed."
     def __init__(self, loaded:LoadedModel, limits:AppLimits|None=None, copy_lock=None):
         self.loaded, self.limits = loaded, limits or AppLimits()
         self.slots, self.copy_lock = TrainSlots(self.limits.train_slots), copy_lock or threading.Lock()
@@ -132,19 +134,22 @@ class SessionStore:
                 check(len(self.sessions) < self.limits.max_sessions, f"The server holds {len(self.sessions)} sessions, its limit.",
                       "Try again in a few minutes.")
                 s = self.sessions[key] = AppSession(key, self.loaded, self.slots, self.copy_lock)
-            s.last_used = time.monotonic()
+            s.last_used, s.closed_at = time.monotonic(), None   # a request from the page: it is open (again)
         self._notify(freed)
         return s
 
     def close(self, key:str|None):
-        "Free `key`'s session (its page closed)."
-        with self.lock: s = self.sessions.pop(key, None)
-        if s is not None: s.close(); self._notify([key])
+        "`key`'s page closed: free its session unless the page comes back within `reconnect_s`."
+        with self.lock:
+            if (s := self.sessions.get(key)) is not None: s.closed_at = time.monotonic()
+            freed = self.sweep()
+        self._notify(freed)
 
     def sweep(self) -> list[str]:
-        "Free every session unused for `idle_s` (called with the lock held); their keys."
-        now = time.monotonic()
-        gone = [k for k, s in self.sessions.items() if now - s.last_used > self.limits.idle_s]
+        "Free every session unused for `idle_s` or closed for `reconnect_s` (called with the lock held); their keys."
+        now, lim = time.monotonic(), self.limits
+        gone = [k for k, s in self.sessions.items()
+                if now - s.last_used > lim.idle_s or (s.closed_at is not None and now - s.closed_at >= lim.reconnect_s)]
         for k in gone: self.sessions.pop(k).close()
         return gone
 

@@ -15,7 +15,7 @@ Prints markdown tables and writes bench/results/quant.json.
     .venv/bin/python bench/bench_quant.py                 # cuda if available, else cpu
     .venv/bin/python bench/bench_quant.py --device cpu --threads 2 --layers 16 --runs 3
     .venv/bin/python bench/bench_quant.py --device cpu --quantization int4 --tokens 64   # speed vs fp32: bench_quant_speed.py
-    .venv/bin/python bench/bench_quant.py --device cpu --quantization int4 --lm-head --layers 16 --threads 1   # memory with an int4 lm_head
+    .venv/bin/python bench/bench_quant.py --device cpu --quantization int4 --lm-head --layers 16 --threads 1   # memory with the lm_head in int8
 """
 from __future__ import annotations
 import argparse, copy, gc, json, platform, resource, statistics, time
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from transformers import OlmoeConfig, OlmoeForCausalLM
 from perft_viz.core import TINY_OLMOE_DIR, atomic_write
-from perft_viz.quant import QUANT_TYPES, Int4Linear, QuantizedExperts, agreement, int4_groupsize, model_memory, quantize_model
+from perft_viz.quant import QUANT_TYPES, Int8Linear, QuantizedExperts, agreement, model_memory, quantize_model
 
 GB = 2**30
 OUT = Path(__file__).resolve().parent/"results"/"quant.json"
@@ -62,7 +62,7 @@ def build_quantized(config, quantization, device, dtype=torch.bfloat16, lm_head=
         gc.collect()
     for m in (model.model.embed_tokens, model.model.norm, model.lm_head): materialize(m, device, config.initializer_range)
     if lm_head:   # what quantize_model(lm_head=True) does to it (the layers here are quantized one by one, so it is called per layer)
-        model.lm_head = Int4Linear(model.lm_head, int4_groupsize(config.hidden_size)); gc.collect()
+        model.lm_head = Int8Linear(model.lm_head); gc.collect()   # the int4 model's lm_head is int8
     model.model.rotary_emb = type(model.model.rotary_emb)(config).to(device)
     setattr(model, "is_loaded_in_8bit" if quantization == "int8" else "is_loaded_in_4bit", True)
     return model.eval(), ref, ref_layers, n_params
@@ -140,7 +140,7 @@ def tiny_agreement(args) -> dict:
     for q, dq, lm in (("nf4", True, False), ("nf4", False, False), ("fp4", True, False), ("int8", True, False), ("int4", True, False), ("int4", True, True)):
         qm = quantize_model(copy.deepcopy(model), q, double_quant=dq, lm_head=lm)
         ag, mem = agreement(model, qm, ids), model_memory(qm)
-        label = q + ("" if dq else " (no double quant)") + (" (groups of 64, PyTorch's CPU kernel)" if q == "int4" else "") + (" + lm_head int4" if lm else "")
+        label = q + ("" if dq else " (no double quant)") + (" (groups of 64, PyTorch's CPU kernel)" if q == "int4" else "") + (" + lm_head int8" if lm else "")
         rows[label] = dict(ag, experts_vs_bf16=mem.experts / (full.experts / 2), total_vs_bf16=mem.total / (full.total / 2))
         del qm; gc.collect()
     return dict(model=name, tokens=int(ids.numel()), results=rows)
@@ -180,7 +180,7 @@ def main():
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--quantization", default="nf4", choices=QUANT_TYPES)
-    ap.add_argument("--lm-head", action="store_true", help="int4 only: quantize the lm_head too (quantize_model(lm_head=True))")
+    ap.add_argument("--lm-head", action="store_true", help="int4 only: quantize the lm_head too, to int8 (quantize_model(lm_head=True))")
     ap.add_argument("--layers", type=int, default=16, help="decoder layers of the full-size model (OLMoE-1B-7B has 16)")
     ap.add_argument("--tokens", type=int, default=32, help="prompt length of the timed forward")
     ap.add_argument("--runs", type=int, default=3, help="timed runs (median) after one warm-up")

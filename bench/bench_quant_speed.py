@@ -6,12 +6,21 @@ then once per quantization from the same weights (each decoder layer quantized a
 holds the weights of layer i % `--distinct-layers` (default 2): the 16-layer shape in fp32 would need 27 GB, and a
 1-token decode reads every expert it routes to from memory either way (8 experts x 24 MB per layer in fp32 is far
 beyond any cache), so the shared weights do not flatter either side. Embeddings, final norm and the fp32 lm_head are
-shared by all models, except in "int4+lm_head", whose lm_head is int4 too (`quantize_model(..., lm_head=True)`).
+shared by all models, except in "int4+lm_head", whose lm_head is int8 (`quantize_model(..., "int4", lm_head=True)`).
 Then, side by side in this process, alternating the models run by run, for each thread count:
 
-- prefill: one forward of a 1 x `--tokens` prompt (tokens/s = tokens / median time);
+- prefill: one forward of a 1 x `--tokens` prompt with the logits of its last position only, as `generate` computes
+  them (tokens/s = tokens / median time);
+- prefill with the logits of every position (what runs C-F called prefill; a quantized lm_head loses there);
 - decode: one forward of 1 token after that prompt, with the KV cache (the cache is cropped back after each run);
 - decode without the lm_head (the decoder layers alone).
+
+Each of `--routing`: "weights" routes with the random router weights. Random weights route badly: in deeper layers the
+hidden states share one direction, so most of a prompt's tokens pick the same few experts (the JSON records, per
+layer, the share of (token, slot) pairs on experts that got more than 16 tokens). That is the case the fused int4
+kernel likes least (it is fastest at few rows per expert; see bench_int4_kernel.py). "balanced" replaces every
+router's choice, in all models alike, by a fixed random draw of top-k distinct experts per token position (weights
+1/k): each expert gets about tokens*k/E tokens, as under the load-balancing loss OLMoE was trained with.
 
 The machine's load average (1, 5, 15 min) is recorded before each thread count and at the end: a busy machine
 starves the timed threads, so the CPU seconds this process used per run are recorded too (their ratios are less
@@ -19,7 +28,7 @@ hurt by other jobs; on a quiet machine the wall-clock ratios are the figures). O
 ("nf4": `QuantizedExperts` dequantizes with bitsandbytes, attention in bitsandbytes' `Linear4bit`) with full
 precision; int4 is CPU-only. Prints a markdown table with ratios to full precision and writes JSON.
 
-The lead's one command (2-layer and 16-layer shapes, 1 and 2 threads, about 15 min on a quiet 2-core machine):
+The lead's one command (2-layer and 16-layer shapes, 1 and 2 threads, both routings, about 40 min on a quiet 2-core machine):
 
     .venv/bin/python bench/bench_quant_speed.py --layers 2 16 --out bench/results/quant_speed_quiet.json
 
@@ -34,7 +43,7 @@ from pathlib import Path
 import torch
 from transformers import DynamicCache, OlmoeConfig, OlmoeForCausalLM
 from perft_viz.core import atomic_write
-from perft_viz.quant import Int4Linear, int4_groupsize, model_memory, quantize_model
+from perft_viz.quant import Int8Linear, model_memory, quantize_model
 
 GB = 2**30
 OUT = Path(__file__).resolve().parent/"results"/"quant_speed.json"
@@ -74,15 +83,44 @@ def build(config, quantization, device, distinct, shared=None):
             shared.model.embed_tokens, shared.model.norm, shared.lm_head, shared.model.rotary_emb)
     return model.eval()
 
-def with_int4_lm_head(config, quantized, full):
-    "`quantized`'s decoder layers with an int4 copy of `full`'s lm_head: what `quantize_model(..., lm_head=True)` builds."
+def with_int8_lm_head(config, quantized, full):
+    "`quantized`'s decoder layers with an int8 copy of `full`'s lm_head: what `quantize_model(..., 'int4', lm_head=True)` builds."
     with torch.device("meta"): model = OlmoeForCausalLM(config)
     model.model = quantized.model
-    model.lm_head = Int4Linear(full.lm_head, int4_groupsize(config.hidden_size))
+    model.lm_head = Int8Linear(full.lm_head)
     return model.eval()
 
+def gates(model) -> list:
+    "The routers of `model`'s decoder layers, each once (layers past --distinct-layers share their MoE block)."
+    return list(dict.fromkeys(l.mlp.gate for l in model.model.layers))
+
+def balanced_routing(config, tokens:int, seed:int=0):
+    "(indices, weights) of `tokens` positions, each a uniform random draw of top-k distinct experts."
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.stack([torch.randperm(config.num_experts, generator=g)[:config.num_experts_per_tok] for _ in range(tokens)])
+    return idx, torch.full(idx.shape, 1 / config.num_experts_per_tok)
+
+def route_balanced(model, config, tokens:int) -> list:
+    "Hooks making every router of `model` return `balanced_routing` (position t of a call gets draw t); remove them when done."
+    idx, w = balanced_routing(config, tokens)
+    def hook(mod, args, out):
+        logits, n = out[0], out[0].shape[0]
+        return logits, w[:n].to(logits.device, logits.dtype), idx[:n].to(logits.device)
+    return [g.register_forward_hook(hook) for g in gates(model)]
+
+def crowding(model, prompt, crowded:int=16) -> list[float]:
+    "Per layer: the share of the prompt's (token, slot) pairs on experts that got more than `crowded` tokens."
+    shares = []
+    def hook(mod, args, out):
+        counts = torch.bincount(out[2].reshape(-1), minlength=mod.num_experts)
+        shares.append(round(counts[counts > crowded].sum().item() / out[2].numel(), 3))
+    hs = [g.register_forward_hook(hook) for g in gates(model)]
+    try: model(prompt, use_cache=False)
+    finally: [h.remove() for h in hs]
+    return shares
+
 def timers(model, prompt):
-    "Callables: prefill of the prompt; decode of one token on the prompt's KV cache, with and without the lm_head."
+    "Callables: prefill of the prompt (last position's logits, every position's); decode of one token on its KV cache, with and without the lm_head."
     cache = DynamicCache(config=model.config)
     with torch.inference_mode(): model(prompt, past_key_values=cache, use_cache=True)
     nxt = prompt[:, -1:]
@@ -90,7 +128,7 @@ def timers(model, prompt):
         model(nxt, past_key_values=cache, use_cache=True); cache.crop(-1)
     def decode_layers():
         model.model(nxt, past_key_values=cache, use_cache=True); cache.crop(-1)
-    return (lambda: model(prompt, use_cache=False)), decode, decode_layers
+    return (lambda: model(prompt, use_cache=False, logits_to_keep=1)), (lambda: model(prompt, use_cache=False)), decode, decode_layers
 
 def run_shape(args, layers, device) -> dict:
     config = OlmoeConfig(intermediate_size=1024, num_hidden_layers=layers)
@@ -99,49 +137,64 @@ def run_shape(args, layers, device) -> dict:
     models = {"fp32": build(config, None, device, distinct)}
     for v in args.quantizations:
         q, lm_head = VARIANTS[v]
-        if lm_head: models[v] = with_int4_lm_head(config, models[q] if q in models else build(config, q, device, distinct, shared=models["fp32"]), models["fp32"])
+        if lm_head: models[v] = with_int8_lm_head(config, models[q] if q in models else build(config, q, device, distinct, shared=models["fp32"]), models["fp32"])
         else: models[v] = build(config, q, device, distinct, shared=models["fp32"])
     build_s = time.perf_counter() - t0
     distinct_layers = lambda m: m.model.layers[:distinct]
     mem = {k: model_memory(distinct_layers(m)).total for k, m in models.items()}
     lm = {k: model_memory(m.lm_head).total for k, m in models.items()}
     prompt = torch.randint(0, config.vocab_size, (1, args.tokens), generator=torch.Generator().manual_seed(0)).to(device)
-    res = dict(layers=layers, distinct_layers=distinct, build_s=build_s, decoder_layer_bytes=mem, lm_head_bytes=lm, rows=[], load_avg={})
+    res = dict(layers=layers, distinct_layers=distinct, build_s=build_s, decoder_layer_bytes=mem, lm_head_bytes=lm, rows=[], load_avg={}, crowded_share={})
     threads = args.threads if device.type == "cpu" else [torch.get_num_threads()]
     with torch.inference_mode():
-        for th in threads:
-            torch.set_num_threads(th)
-            res["load_avg"][f"before {th} threads"] = load()
-            fns = {k: timers(m, prompt) for k, m in models.items()}
-            times, cpu = {k: ([], [], []) for k in models}, {k: ([], [], []) for k in models}
-            for k, fs in fns.items(): [f() for f in fs]                       # warm-up
-            sync(device)
-            for _ in range(args.runs):                                        # alternate models run by run
-                for k, fs in fns.items():
-                    for fn, out, out_cpu in zip(fs, times[k], cpu[k]):
-                        c, t = time.process_time(), time.perf_counter(); fn(); sync(device)
-                        out.append(time.perf_counter() - t); out_cpu.append(time.process_time() - c)
-            for k, (tp, td, tl) in times.items():
-                cp, cd, cl = cpu[k]   # CPU seconds of this process: less hurt than wall time when other jobs take the cores
-                res["rows"].append(dict(model=k, threads=th, prefill_tok_s=args.tokens / statistics.median(tp), decode_tok_s=1 / statistics.median(td),
-                                        decode_layers_tok_s=1 / statistics.median(tl), prefill_s=tp, decode_s=td, decode_layers_s=tl,
-                                        prefill_cpu_s=statistics.median(cp), decode_cpu_s=statistics.median(cd), decode_layers_cpu_s=statistics.median(cl)))
+        for routing in args.routing:
+            unique = list({id(m.model): m for m in models.values()}.values())   # int4+lm_head shares int4's decoder
+            hooks = [h for m in unique for h in route_balanced(m, config, args.tokens)] if routing == "balanced" else []
+            res["crowded_share"][routing] = crowding(models["fp32"], prompt)
+            for th in threads:
+                torch.set_num_threads(th)
+                res["load_avg"][f"before {routing}, {th} threads"] = load()
+                fns = {k: timers(m, prompt)[:2 if routing == "balanced" else 4] for k, m in models.items()}   # balanced: prefill only (a 1-token decode hits 8 experts either way)
+                times, cpu = {k: ([], [], [], []) for k in models}, {k: ([], [], [], []) for k in models}
+                for k, fs in fns.items(): [f() for f in fs]                       # warm-up
+                sync(device)
+                for _ in range(args.runs):                                        # alternate models run by run
+                    for k, fs in fns.items():
+                        for fn, out, out_cpu in zip(fs, times[k], cpu[k]):
+                            c, t = time.process_time(), time.perf_counter(); fn(); sync(device)
+                            out.append(time.perf_counter() - t); out_cpu.append(time.process_time() - c)
+                for k, ts in times.items():
+                    med = [statistics.median(t) if t else None for t in ts]
+                    cmed = [statistics.median(t) if t else None for t in cpu[k]]   # CPU seconds of this process: less hurt than wall time when other jobs take the cores
+                    per_s = lambda n, t: n / t if t else None
+                    res["rows"].append(dict(model=k, routing=routing, threads=th, prefill_tok_s=per_s(args.tokens, med[0]), prefill_all_logits_tok_s=per_s(args.tokens, med[1]),
+                                            decode_tok_s=per_s(1, med[2]), decode_layers_tok_s=per_s(1, med[3]),
+                                            prefill_s=ts[0], prefill_all_logits_s=ts[1], decode_s=ts[2], decode_layers_s=ts[3],
+                                            prefill_cpu_s=cmed[0], prefill_all_logits_cpu_s=cmed[1], decode_cpu_s=cmed[2], decode_layers_cpu_s=cmed[3]))
+            for h in hooks: h.remove()
     res["load_avg"]["after"] = load()
     del models, fns; gc.collect()
     return res
 
 def report(res, shape, device):
-    ref = {r["threads"]: r for r in shape["rows"] if r["model"] == "fp32"}
+    ref = {(r["routing"], r["threads"]): r for r in shape["rows"] if r["model"] == "fp32"}
     mem, bf16 = shape["decoder_layer_bytes"], shape["decoder_layer_bytes"]["fp32"] / 2
     print(f"\n### {shape['layers']} layers ({shape['distinct_layers']} distinct) at OLMoE-1B-7B width, random weights, {device}, prefill 1x{res['tokens']}, "
           f"decode 1 token with KV cache, median of {res['runs']}; load average {shape['load_avg']}\n")
-    print("| model | threads | decoder layers / bf16 bytes | lm_head MB | prefill tok/s | vs fp32 | decode tok/s | vs fp32 | decode without lm_head, tok/s | vs fp32 "
-          "| CPU time vs fp32: prefill / decode / without lm_head |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    for routing, share in shape["crowded_share"].items():
+        print(f"routing '{routing}': share of (token, slot) pairs on experts with > 16 of the prompt's tokens, per layer: {share}")
+    print()
+    print("| model | routing | threads | decoder layers / bf16 bytes | lm_head MB | prefill tok/s | vs fp32 | prefill, all logits | vs fp32 "
+          "| decode tok/s | vs fp32 | decode without lm_head | vs fp32 | CPU time vs fp32: prefill / decode |\n" + "|---" * 14 + "|")
+    ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "-"
+    num = lambda a, d: f"{a:.{d}f}" if a else "-"
     for r in shape["rows"]:
-        f = ref[r["threads"]]
-        print(f"| {r['model']} | {r['threads']} | {mem[r['model']] / bf16:.3f} | {shape['lm_head_bytes'][r['model']] / 2**20:.0f} | {r['prefill_tok_s']:.1f} | {r['prefill_tok_s'] / f['prefill_tok_s']:.2f}x | "
-              f"{r['decode_tok_s']:.2f} | {r['decode_tok_s'] / f['decode_tok_s']:.2f}x | {r['decode_layers_tok_s']:.2f} | {r['decode_layers_tok_s'] / f['decode_layers_tok_s']:.2f}x | "
-              f"{f['prefill_cpu_s'] / r['prefill_cpu_s']:.2f}x / {f['decode_cpu_s'] / r['decode_cpu_s']:.2f}x / {f['decode_layers_cpu_s'] / r['decode_layers_cpu_s']:.2f}x |")
+        f = ref[(r["routing"], r["threads"])]
+        cpu = lambda k: ratio(f[k], r[k])   # CPU seconds: fp32's / this model's
+        print(f"| {r['model']} | {r['routing']} | {r['threads']} | {mem[r['model']] / bf16:.3f} | {shape['lm_head_bytes'][r['model']] / 2**20:.0f} "
+              f"| {num(r['prefill_tok_s'], 1)} | **{ratio(r['prefill_tok_s'], f['prefill_tok_s'])}** | {num(r['prefill_all_logits_tok_s'], 1)} | {ratio(r['prefill_all_logits_tok_s'], f['prefill_all_logits_tok_s'])} "
+              f"| {num(r['decode_tok_s'], 2)} | **{ratio(r['decode_tok_s'], f['decode_tok_s'])}** | {num(r['decode_layers_tok_s'], 2)} | {ratio(r['decode_layers_tok_s'], f['decode_layers_tok_s'])} "
+              f"| {cpu('prefill_cpu_s')} / {cpu('decode_cpu_s')} |")
     print(f"\nbuild {shape['build_s']:.0f} s")
 
 def main():
@@ -152,6 +205,8 @@ def main():
                     help="default: int4 int4+lm_head on a CPU, nf4 on CUDA")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU threads (ignored on CUDA)")
     ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--routing", nargs="+", default=["weights", "balanced"], choices=["weights", "balanced"],
+                    help="the random weights' own routing, and/or a balanced random draw per token (see above)")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per model (median), after one warm-up")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", default=str(OUT), help="where to write the JSON results")

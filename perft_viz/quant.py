@@ -17,8 +17,9 @@ from .core import QUANT_FORMATS, check
 # %% auto #0
 __all__ = ['BNB_QUANT_TYPES', 'QUANT_TYPES', 'BLOCKSIZES', 'INT4_GROUPSIZES', 'PACKED_ENV', 'KEEP_FULL_PRECISION',
            'quantize_rows', 'dequantize_rows', 'int4_groupsize', 'quantize_int4', 'dequantize_int4', 'int4_matmul',
-           'Int4Linear', 'QuantizedExperts', 'packed_cpu_path', 'packing_problem', 'packed_gemv_reference',
-           'GradSafeLinear4bit', 'quantize_model', 'quantization_of', 'agreement', 'ModelMemory', 'model_memory']
+           'Int4Linear', 'quantize_int8', 'Int8Linear', 'QuantizedExperts', 'packed_cpu_path', 'packing_problem',
+           'packed_gemv_reference', 'GradSafeLinear4bit', 'quantize_model', 'quantization_of', 'agreement',
+           'ModelMemory', 'model_memory']
 
 # %% ../nbs/01_quant.ipynb #5c5b8c8e
 BNB_QUANT_TYPES = ("nf4", "fp4", "int8")   # bitsandbytes' blockwise formats
@@ -161,6 +162,47 @@ class Int4Linear(nn.Module):
         return y if self.bias is None else y + self.bias.to(y.dtype)
 
     def extra_repr(self): return f"in_features={self.in_features}, out_features={self.out_features}, groupsize={self.groupsize}"
+
+# %% ../nbs/01_quant.ipynb #49321261
+def quantize_int8(w:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:   # [N, K] -> [N, K] int8, [N] bf16
+    "Symmetric per-row int8 (as torchao's int8 weight-only): w ~ q * scale, q in -127..127."
+    w = w.detach().float()
+    scale = (w.abs().amax(-1) / 127).clamp(min=1e-10).bfloat16()        # rounded first: q is chosen for the stored scale
+    return (w / scale.float()[:, None]).round().clamp(-127, 127).to(torch.int8), scale
+
+class _Int8MatMul(torch.autograd.Function):
+    "x @ W^T with PyTorch's int8 weight-only kernel; the backward dequantizes W (gradient to x only: W is frozen)."
+    @staticmethod
+    def forward(ctx, x, q, scale):                                        # x [M, K] -> [M, N]
+        ctx.save_for_backward(q, scale)
+        return torch.ops.aten._weight_int8pack_mm(x.to(torch.bfloat16).contiguous(), q, scale).to(x.dtype)
+    @staticmethod
+    def backward(ctx, grad):
+        q, scale = ctx.saved_tensors
+        return grad @ (q.to(grad.dtype) * scale.to(grad.dtype)[:, None]), None, None
+
+class Int8Linear(nn.Module):
+    "An `nn.Linear` whose weight is stored in per-row int8 for PyTorch's int8 weight-only CPU kernel (the bias is kept as is)."
+    def __init__(self, lin:nn.Linear):
+        super().__init__()
+        self.in_features, self.out_features = lin.in_features, lin.out_features
+        q, scale = quantize_int8(lin.weight)
+        self.register_buffer("weight_int8", q)                              # [N, K] int8
+        self.register_buffer("weight_scale", scale.view(torch.int16))       # [N] bf16 bits: `model.to(dtype)` leaves them alone
+        self.bias = lin.bias
+
+    def dequantize(self, dtype=torch.float32) -> torch.Tensor:              # [N, K]
+        return (self.weight_int8.float() * self.weight_scale.view(torch.bfloat16).float()[:, None]).to(dtype)
+
+    def forward(self, x:torch.Tensor) -> torch.Tensor:                      # [..., K] -> [..., N]
+        x2, scale = x.reshape(-1, x.shape[-1]), self.weight_scale.view(torch.bfloat16)
+        if torch.is_grad_enabled() and x.requires_grad: y = _Int8MatMul.apply(x2, self.weight_int8, scale)
+        else: y = torch.ops.aten._weight_int8pack_mm(x2.to(torch.bfloat16).contiguous(), self.weight_int8, scale).to(x.dtype)
+        y = y.view(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y + self.bias.to(y.dtype)
+
+    def extra_repr(self): return f"in_features={self.in_features}, out_features={self.out_features}"
+
 
 # %% ../nbs/01_quant.ipynb #96fe1bc7
 def _is_fused_experts(m:nn.Module) -> bool:
@@ -363,7 +405,7 @@ def quantize_model(model:nn.Module,                     # an OLMoE model (or any
                    compute_dtype:torch.dtype|None=None, # dtype weights are dequantized to; None = the input's
                    blocksize:int=64,                    # values per absmax block (int4: per scale/zero group, or the largest that fits)
                    double_quant:bool=True,              # 8-bit absmax statistics, as QLoRA
-                   lm_head:bool=False,                  # quantize the lm_head too (int4: the decode's biggest single matmul)
+                   lm_head:bool=False,                  # quantize the lm_head too (int4 model: to int8; the decode's biggest single matmul)
                   ) -> nn.Module:
     "Quantize the experts and the linear layers of `model` in place (router, norms, embeddings stay exact; the lm_head too unless `lm_head`); `PERFT_VIZ_BNB_PACKED` picks the CPU path."
     if quantization is None: return model
@@ -404,6 +446,7 @@ def quantize_model(model:nn.Module,                     # an OLMoE model (or any
     packed = quantization != "int8" and packed_cpu_path()
     for n in linears:
         lin = model.get_submodule(n)
+        if quantization == "int4" and n.split(".")[-1] == "lm_head": model.set_submodule(n, Int8Linear(lin)); continue   # see "An int8 lm_head"
         if quantization == "int4": model.set_submodule(n, Int4Linear(lin, int4_groupsize(lin.in_features, blocksize))); continue
         model.set_submodule(n, _bnb_linear(lin, quantization, compute_dtype, blocksize, double_quant, packed))
     # the flags transformers' bnb loader sets: peft reads them to wrap Linear4bit/Linear8bitLt with its bnb-aware LoRA

@@ -8,7 +8,7 @@ from peft import PeftModel, get_peft_model
 from perft_viz.model import random_olmoe, toy_config
 from perft_viz.perft.config import PerftConfig
 import perft_viz.perft  # noqa: F401  (registers PERFT with peft)
-from perft_viz.quant import PACKED_ENV, GradSafeLinear4bit, Int4Linear, quantize_model
+from perft_viz.quant import PACKED_ENV, GradSafeLinear4bit, Int8Linear, quantize_model
 
 torch.set_num_threads(1)
 # hidden 64: the attention projections fit bitsandbytes' packed CPU layout (the default toy_config's 32 does not)
@@ -20,7 +20,7 @@ CASES = [("nf4", "0"), ("nf4", "1"), ("int4", "0"), ("int4+lm_head", "0")]   # i
 def quantized(quantization, packed):
     q, lm_head = quantization.split("+")[0], quantization.endswith("+lm_head")
     with mock.patch.dict(os.environ, {PACKED_ENV: packed}): model = quantize_model(random_olmoe(CONFIG), q, lm_head=lm_head)
-    assert isinstance(model.lm_head, Int4Linear) == lm_head
+    assert isinstance(model.lm_head, Int8Linear) == lm_head   # the int4 model's lm_head is int8
     return model
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 from transformers import DynamicCache, OlmoeConfig, OlmoeForCausalLM
 from perft_viz.core import atomic_write
-from perft_viz.quant import Int8Linear, model_memory, quantize_model
+from perft_viz.quant import model_memory, quantize_linear, quantize_model
 
 GB = 2**30
 OUT = Path(__file__).resolve().parent/"results"/"quant_speed.json"
@@ -83,11 +83,11 @@ def build(config, quantization, device, distinct, shared=None):
             shared.model.embed_tokens, shared.model.norm, shared.lm_head, shared.model.rotary_emb)
     return model.eval()
 
-def with_int8_lm_head(config, quantized, full):
-    "`quantized`'s decoder layers with an int8 copy of `full`'s lm_head: what `quantize_model(..., 'int4', lm_head=True)` builds."
+def with_quantized_lm_head(config, quantized, full, quantization):
+    "`quantized`'s decoder layers with a quantized copy of `full`'s lm_head: what `quantize_model(..., lm_head=True)` builds."
     with torch.device("meta"): model = OlmoeForCausalLM(config)
     model.model = quantized.model
-    model.lm_head = Int8Linear(full.lm_head)
+    model.lm_head = quantize_linear(full.lm_head, quantization, lm_head=True)
     return model.eval()
 
 def gates(model) -> list:
@@ -137,7 +137,7 @@ def run_shape(args, layers, device) -> dict:
     models = {"fp32": build(config, None, device, distinct)}
     for v in args.quantizations:
         q, lm_head = VARIANTS[v]
-        if lm_head: models[v] = with_int8_lm_head(config, models[q] if q in models else build(config, q, device, distinct, shared=models["fp32"]), models["fp32"])
+        if lm_head: models[v] = with_quantized_lm_head(config, models[q] if q in models else build(config, q, device, distinct, shared=models["fp32"]), models["fp32"], q)
         else: models[v] = build(config, q, device, distinct, shared=models["fp32"])
     build_s = time.perf_counter() - t0
     distinct_layers = lambda m: m.model.layers[:distinct]
@@ -147,8 +147,8 @@ def run_shape(args, layers, device) -> dict:
     res = dict(layers=layers, distinct_layers=distinct, build_s=build_s, decoder_layer_bytes=mem, lm_head_bytes=lm, rows=[], load_avg={}, crowded_share={})
     threads = args.threads if device.type == "cpu" else [torch.get_num_threads()]
     with torch.inference_mode():
+        unique = list({id(m.model): m for m in models.values()}.values())   # int4+lm_head shares int4's decoder
         for routing in args.routing:
-            unique = list({id(m.model): m for m in models.values()}.values())   # int4+lm_head shares int4's decoder
             hooks = [h for m in unique for h in route_balanced(m, config, args.tokens)] if routing == "balanced" else []
             res["crowded_share"][routing] = crowding(models["fp32"], prompt)
             for th in threads:

@@ -18,8 +18,8 @@ from .core import QUANT_FORMATS, check
 __all__ = ['BNB_QUANT_TYPES', 'QUANT_TYPES', 'BLOCKSIZES', 'INT4_GROUPSIZES', 'PACKED_ENV', 'KEEP_FULL_PRECISION',
            'quantize_rows', 'dequantize_rows', 'int4_groupsize', 'quantize_int4', 'dequantize_int4', 'int4_matmul',
            'Int4Linear', 'quantize_int8', 'Int8Linear', 'QuantizedExperts', 'packed_cpu_path', 'packing_problem',
-           'packed_gemv_reference', 'GradSafeLinear4bit', 'quantize_model', 'quantization_of', 'agreement',
-           'ModelMemory', 'model_memory']
+           'packed_gemv_reference', 'GradSafeLinear4bit', 'quantize_linear', 'quantize_model', 'quantization_of',
+           'agreement', 'ModelMemory', 'model_memory']
 
 # %% ../nbs/01_quant.ipynb #5c5b8c8e
 BNB_QUANT_TYPES = ("nf4", "fp4", "int8")   # bitsandbytes' blockwise formats
@@ -400,6 +400,13 @@ def _bnb_linear(lin:nn.Linear, quantization, compute_dtype, blocksize, double_qu
 
 def _devices(model): return {t.device.type for t in [*model.parameters(), *model.buffers()]}
 
+def quantize_linear(lin:nn.Linear, quantization:str, compute_dtype=None, blocksize:int=64, double_quant:bool=True, packed:bool=False,
+                    lm_head:bool=False,   # `lin` is the lm_head: the int4 model keeps it in int8 (see "An int8 lm_head")
+                   ) -> nn.Module:
+    "The quantized copy of `lin` that `quantize_model` puts in its place."
+    if quantization == "int4": return Int8Linear(lin) if lm_head else Int4Linear(lin, int4_groupsize(lin.in_features, blocksize))
+    return _bnb_linear(lin, quantization, compute_dtype, blocksize, double_quant, packed)
+
 def quantize_model(model:nn.Module,                     # an OLMoE model (or any module holding fused experts)
                    quantization:str|None,               # None (no-op), "nf4", "fp4", "int8" or "int4" (CPU only)
                    compute_dtype:torch.dtype|None=None, # dtype weights are dequantized to; None = the input's
@@ -445,10 +452,8 @@ def quantize_model(model:nn.Module,                     # an OLMoE model (or any
         model.set_submodule(n, QuantizedExperts(model.get_submodule(n), quantization, blocksize, double_quant, compute_dtype))
     packed = quantization != "int8" and packed_cpu_path()
     for n in linears:
-        lin = model.get_submodule(n)
-        if quantization == "int4" and n.split(".")[-1] == "lm_head": model.set_submodule(n, Int8Linear(lin)); continue   # see "An int8 lm_head"
-        if quantization == "int4": model.set_submodule(n, Int4Linear(lin, int4_groupsize(lin.in_features, blocksize))); continue
-        model.set_submodule(n, _bnb_linear(lin, quantization, compute_dtype, blocksize, double_quant, packed))
+        model.set_submodule(n, quantize_linear(model.get_submodule(n), quantization, compute_dtype, blocksize, double_quant, packed,
+                                               lm_head=n.split(".")[-1] == "lm_head"))
     # the flags transformers' bnb loader sets: peft reads them to wrap Linear4bit/Linear8bitLt with its bnb-aware LoRA
     setattr(model, "is_loaded_in_8bit" if quantization == "int8" else "is_loaded_in_4bit", True)
     return model

@@ -62,7 +62,7 @@ def build_quantized(config, quantization, device, dtype=torch.bfloat16, lm_head=
         gc.collect()
     for m in (model.model.embed_tokens, model.model.norm, model.lm_head): materialize(m, device, config.initializer_range)
     if lm_head:   # what quantize_model(lm_head=True) does to it (the layers here are quantized one by one, so it is called per layer)
-        model.lm_head = quantize_linear(model.lm_head, quantization, blocksize=64, lm_head=True); gc.collect()
+        model.lm_head = quantize_linear(model.lm_head, quantization, blocksize=64); gc.collect()
     model.model.rotary_emb = type(model.model.rotary_emb)(config).to(device)
     setattr(model, "is_loaded_in_8bit" if quantization == "int8" else "is_loaded_in_4bit", True)
     return model.eval(), ref, ref_layers, n_params

@@ -87,7 +87,7 @@ def with_quantized_lm_head(config, quantized, full, quantization):
     "`quantized`'s decoder layers with a quantized copy of `full`'s lm_head: what `quantize_model(..., lm_head=True)` builds."
     with torch.device("meta"): model = OlmoeForCausalLM(config)
     model.model = quantized.model
-    model.lm_head = quantize_linear(full.lm_head, quantization, lm_head=True)
+    model.lm_head = quantize_linear(full.lm_head, quantization)
     return model.eval()
 
 def gates(model) -> list:

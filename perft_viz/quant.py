@@ -400,15 +400,13 @@ def _bnb_linear(lin:nn.Linear, quantization, compute_dtype, blocksize, double_qu
 
 def _devices(model): return {t.device.type for t in [*model.parameters(), *model.buffers()]}
 
-def quantize_linear(lin:nn.Linear, quantization:str, compute_dtype=None, blocksize:int=64, double_quant:bool=True, packed:bool=False,
-                    lm_head:bool=False,   # `lin` is the lm_head: the int4 model keeps it in int8 (see "An int8 lm_head")
-                   ) -> nn.Module:
-    "The quantized copy of `lin` that `quantize_model` puts in its place."
-    if quantization == "int4": return Int8Linear(lin) if lm_head else Int4Linear(lin, int4_groupsize(lin.in_features, blocksize))
+def quantize_linear(lin:nn.Linear, quantization:str, compute_dtype=None, blocksize:int=64, double_quant:bool=True, packed:bool=False) -> nn.Module:
+    "The quantized copy of `lin` (an attention projection or the lm_head) that `quantize_model` puts in its place."
+    if quantization == "int4": return Int8Linear(lin)   # the int4 model's linears are int8 (see "int8 for the attention and the lm_head")
     return _bnb_linear(lin, quantization, compute_dtype, blocksize, double_quant, packed)
 
 def quantize_model(model:nn.Module,                     # an OLMoE model (or any module holding fused experts)
-                   quantization:str|None,               # None (no-op), "nf4", "fp4", "int8" or "int4" (CPU only)
+                   quantization:str|None,               # None (no-op), "nf4", "fp4", "int8" or "int4" (CPU only; attention in int8)
                    compute_dtype:torch.dtype|None=None, # dtype weights are dequantized to; None = the input's
                    blocksize:int=64,                    # values per absmax block (int4: per scale/zero group, or the largest that fits)
                    double_quant:bool=True,              # 8-bit absmax statistics, as QLoRA
@@ -444,16 +442,12 @@ def quantize_model(model:nn.Module,                     # an OLMoE model (or any
                   f"Use a blocksize from {BLOCKSIZES} that divides it.")
     keep = tuple(n for n in KEEP_FULL_PRECISION if n != "lm_head" or not lm_head)
     linears = [n for n, m in mods.items() if type(m) is nn.Linear and n.split(".")[-1] not in keep]
-    for n in linears if quantization == "int4" else []:
-        check(int4_groupsize(mods[n].in_features, blocksize), f"{n}: in_features={mods[n].in_features} is not a multiple of 32, the smallest int4 group.",
-              "Use 'nf4' for this model.")
     del mods   # hold no references: each full-precision module is freed as soon as it is replaced
     for n in experts:
         model.set_submodule(n, QuantizedExperts(model.get_submodule(n), quantization, blocksize, double_quant, compute_dtype))
     packed = quantization != "int8" and packed_cpu_path()
     for n in linears:
-        model.set_submodule(n, quantize_linear(model.get_submodule(n), quantization, compute_dtype, blocksize, double_quant, packed,
-                                               lm_head=n.split(".")[-1] == "lm_head"))
+        model.set_submodule(n, quantize_linear(model.get_submodule(n), quantization, compute_dtype, blocksize, double_quant, packed))
     # the flags transformers' bnb loader sets: peft reads them to wrap Linear4bit/Linear8bitLt with its bnb-aware LoRA
     setattr(model, "is_loaded_in_8bit" if quantization == "int8" else "is_loaded_in_4bit", True)
     return model

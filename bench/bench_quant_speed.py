@@ -15,6 +15,10 @@ Then, side by side in this process, alternating the models run by run, for each 
 - decode: one forward of 1 token after that prompt, with the KV cache (the cache is cropped back after each run);
 - decode without the lm_head (the decoder layers alone).
 
+Prefill and decode are timed in one pass and the all-logits prefill in a second one, each alternating the models run by
+run: a 64 x 50304 int8 lm_head product run just before a decode made the int8 lm_head's 1-token product a third slower
+(runs C-H timed all four in one pass; `generate` never computes every position's logits).
+
 Each of `--routing`: "weights" routes with the random router weights. Random weights route badly: in deeper layers the
 hidden states share one direction, so most of a prompt's tokens pick the same few experts (the JSON records, per
 layer, the share of (token, slot) pairs on experts that got more than 16 tokens). That is the case the fused int4
@@ -154,15 +158,19 @@ def run_shape(args, layers, device) -> dict:
             for th in threads:
                 torch.set_num_threads(th)
                 res["load_avg"][f"before {routing}, {th} threads"] = load()
-                fns = {k: timers(m, prompt)[:2 if routing == "balanced" else 4] for k, m in models.items()}   # balanced: prefill only (a 1-token decode hits 8 experts either way)
+                fns = {k: timers(m, prompt) for k, m in models.items()}
                 times, cpu = {k: ([], [], [], []) for k in models}, {k: ([], [], [], []) for k in models}
-                for k, fs in fns.items(): [f() for f in fs]                       # warm-up
-                sync(device)
-                for _ in range(args.runs):                                        # alternate models run by run
-                    for k, fs in fns.items():
-                        for fn, out, out_cpu in zip(fs, times[k], cpu[k]):
-                            c, t = time.process_time(), time.perf_counter(); fn(); sync(device)
-                            out.append(time.perf_counter() - t); out_cpu.append(time.process_time() - c)
+                # two passes, each alternating the models run by run: prefill then decode (as `generate` runs them; balanced:
+                # prefill only, a 1-token decode hits 8 experts either way), then every position's logits on their own (a
+                # 64 x 50304 lm_head product slowed the int8 lm_head's next 1-token product by a third when run in between)
+                for which in ([0] if routing == "balanced" else [0, 2, 3]), [1]:
+                    for k, fs in fns.items(): [fs[i]() for i in which]            # warm-up
+                    sync(device)
+                    for _ in range(args.runs):
+                        for k, fs in fns.items():
+                            for i in which:
+                                c, t = time.process_time(), time.perf_counter(); fs[i](); sync(device)
+                                times[k][i].append(time.perf_counter() - t); cpu[k][i].append(time.process_time() - c)
                 for k, ts in times.items():
                     med = [statistics.median(t) if t else None for t in ts]
                     cmed = [statistics.median(t) if t else None for t in cpu[k]]   # CPU seconds of this process: less hurt than wall time when other jobs take the cores

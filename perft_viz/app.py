@@ -344,5 +344,9 @@ def limits_from(a:argparse.Namespace) -> AppLimits:
 def main(argv:list[str]|None=None) -> int:
     "`perft-viz app` / `python app.py`: parse the options and serve."
     a = app_parser().parse_args(argv)
+    ours = logging.getLogger("perft_viz")   # the server's own log: sessions opened and freed, handler errors (not every library's chatter)
+    if not ours.handlers:
+        h = logging.StreamHandler(); h.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+        ours.addHandler(h); ours.setLevel(logging.INFO)
     launch(a.model, quantization=a.quantization, host=a.host, port=a.port, limits=limits_from(a), model_concurrency=a.model_concurrency)
     return 0

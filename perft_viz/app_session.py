@@ -134,6 +134,8 @@ class SessionStore:
                 check(len(self.sessions) < self.limits.max_sessions, f"The server holds {len(self.sessions)} sessions, its limit.",
                       "Try again in a few minutes.")
                 s = self.sessions[key] = AppSession(key, self.loaded, self.slots, self.copy_lock)
+                log.info("session %s opened (%d open)", s.tag, len(self.sessions))
+            elif s.closed_at is not None: log.info("session %s: its page came back", s.tag)
             s.last_used, s.closed_at = time.monotonic(), None   # a request from the page: it is open (again)
         self._notify(freed)
         return s
@@ -141,7 +143,9 @@ class SessionStore:
     def close(self, key:str|None):
         "`key`'s page closed: free its session unless the page comes back within `reconnect_s`."
         with self.lock:
-            if (s := self.sessions.get(key)) is not None: s.closed_at = time.monotonic()
+            if (s := self.sessions.get(key)) is not None:
+                s.closed_at = time.monotonic()
+                log.info("session %s: its page closed; freed unless it comes back within %g s", s.tag, self.limits.reconnect_s)
             freed = self.sweep()
         self._notify(freed)
 
@@ -150,7 +154,9 @@ class SessionStore:
         now, lim = time.monotonic(), self.limits
         gone = [k for k, s in self.sessions.items()
                 if now - s.last_used > lim.idle_s or (s.closed_at is not None and now - s.closed_at >= lim.reconnect_s)]
-        for k in gone: self.sessions.pop(k).close()
+        for k in gone:
+            s = self.sessions.pop(k); s.close()
+            log.info("session %s freed (%s; %d open)", s.tag, "closed" if s.closed_at is not None else "idle", len(self.sessions))
         return gone
 
     def _notify(self, keys:list[str]):

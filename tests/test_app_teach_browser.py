@@ -3,7 +3,7 @@ import re
 import pytest
 from transformers import AutoTokenizer
 from perft_viz.core import TINY_OLMOE_DIR
-from conftest import ROOT, n_routed
+from conftest import ARTIFACTS, ROOT, n_routed
 from test_app_browser import app_page, plot_rows
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,12 @@ def train_short(page):
     assert re.search(r"base \d+%, with the adapter \d+%", page.locator("#score-status").inner_text())
     page.get_by_role("tab", name="Compare").click()
 
-def test_compare_base_and_adapted(page):
+def session_log(app_url, n=12) -> str:
+    "The last `n` session lines of the app server's log (opened, closed, freed): why a visitor's run could be gone."
+    log = ARTIFACTS / f"app-{app_url.rsplit(':', 1)[-1]}.log"
+    return "\n".join([l for l in log.read_text().splitlines() if " session " in l][-n:]) if log.exists() else "(no app log)"
+
+def test_compare_base_and_adapted(page, app_url):
     page.get_by_role("tab", name="Compare").click()
     page.locator("#compare-btn").click()
     page.wait_for_function("() => { const e = document.querySelector('#c-status'); return e && e.innerText.length > 0; }", timeout=60_000)
@@ -129,9 +134,11 @@ def test_compare_base_and_adapted(page):
             page.get_by_role("tab", name="Train").click()
             trained = page.locator("#train-status").inner_text()
             page.get_by_role("tab", name="Compare").click()
-            if attempt == 4: raise AssertionError(f"compare status after 5 tries: {page.locator('#c-status').inner_text()!r}; train status: {trained!r}")
-            if "no adapter" in page.locator("#c-status").inner_text() and "step 4/4" not in trained and not retrained:
-                print(f"the page's run is gone (train status {trained!r}): its session was replaced; training again")
+            if attempt == 4: raise AssertionError(f"compare status after 5 tries: {page.locator('#c-status').inner_text()!r}; "
+                                                  f"train status: {trained!r}; the server's session log:\n{session_log(app_url)}")
+            # still no adapter after a second click: the run is gone (the Train tab's text is the page's, it cannot tell)
+            if "no adapter" in page.locator("#c-status").inner_text() and attempt >= 1 and not retrained:
+                print(f"the page's run is gone (train status {trained!r}): its session was replaced; training again\n{session_log(app_url)}")
                 train_short(page); retrained = True   # once: a second loss fails the test
     wait_points(page, "#divergence", timeout=120_000); wait_points(page, "#c-norms", timeout=120_000)
     assert "MoE output's norm" in page.locator("#c-status").inner_text()

@@ -134,6 +134,16 @@ def timers(model, prompt):
         model.model(nxt, past_key_values=cache, use_cache=True); cache.crop(-1)
     return (lambda: model(prompt, use_cache=False, logits_to_keep=1)), (lambda: model(prompt, use_cache=False)), decode, decode_layers
 
+def time_pass(fns:dict, slots:list, times:dict, cpu:dict, runs:int, device):
+    "Time each model's callables `fns[k]` (after one warm-up), alternating the models run by run; seconds go to times[k][slot] / cpu[k][slot]."
+    for fs in fns.values(): [f() for f in fs]
+    sync(device)
+    for _ in range(runs):
+        for k, fs in fns.items():
+            for f, i in zip(fs, slots):
+                c, t = time.process_time(), time.perf_counter(); f(); sync(device)
+                times[k][i].append(time.perf_counter() - t); cpu[k][i].append(time.process_time() - c)
+
 def run_shape(args, layers, device) -> dict:
     config = OlmoeConfig(intermediate_size=1024, num_hidden_layers=layers)
     distinct = min(layers, args.distinct_layers)
@@ -160,17 +170,11 @@ def run_shape(args, layers, device) -> dict:
                 res["load_avg"][f"before {routing}, {th} threads"] = load()
                 fns = {k: timers(m, prompt) for k, m in models.items()}
                 times, cpu = {k: ([], [], [], []) for k in models}, {k: ([], [], [], []) for k in models}
-                # two passes, each alternating the models run by run: prefill then decode (as `generate` runs them; balanced:
-                # prefill only, a 1-token decode hits 8 experts either way), then every position's logits on their own (a
-                # 64 x 50304 lm_head product slowed the int8 lm_head's next 1-token product by a third when run in between)
+                # two passes: prefill then decode (as `generate` runs them; balanced: prefill only, a 1-token decode hits 8
+                # experts either way), then every position's logits on their own (a 64 x 50304 lm_head product slowed the
+                # int8 lm_head's next 1-token product by a third when run in between)
                 for which in ([0] if routing == "balanced" else [0, 2, 3]), [1]:
-                    for k, fs in fns.items(): [fs[i]() for i in which]            # warm-up
-                    sync(device)
-                    for _ in range(args.runs):
-                        for k, fs in fns.items():
-                            for i in which:
-                                c, t = time.process_time(), time.perf_counter(); fs[i](); sync(device)
-                                times[k][i].append(time.perf_counter() - t); cpu[k][i].append(time.process_time() - c)
+                    time_pass({k: [fs[i] for i in which] for k, fs in fns.items()}, which, times, cpu, args.runs, device)
                 for k, ts in times.items():
                     med = [statistics.median(t) if t else None for t in ts]
                     cmed = [statistics.median(t) if t else None for t in cpu[k]]   # CPU seconds of this process: less hurt than wall time when other jobs take the cores

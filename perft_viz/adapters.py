@@ -9,18 +9,19 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 from peft import LoraConfig, get_peft_model
+from peft.tuners.lora import Linear as LoraLinear
 from peft.tuners.lora.layer import ParamWrapper
 from transformers import OlmoeConfig, OlmoeForCausalLM
-from .core import check
-from .quant import quantization_of
+from .core import PerftVizError, check
+from .quant import Int4Linear, Int8Linear, quantization_of
 from .perft.config import PerftConfig
 from .perft.layer import PerftLayer
 import perft_viz.perft.model  # registers the PERFT method with peft
 
 # %% auto #0
 __all__ = ['ADAPTER_KINDS', 'LORA_BASELINES', 'AdapterKind', 'adapter_kind', 'kinds_taking', 'kind_knobs', 'lora_baseline_config',
-           'adapter_config', 'adapter_label', 'wrap_model', 'ParamCounts', 'olmoe_1b_7b_config', 'count_parameters',
-           'AdapterParams', 'adapter_params']
+           'adapter_config', 'adapter_label', 'LoraOnQuantizedLinear', 'wrap_model', 'ParamCounts',
+           'olmoe_1b_7b_config', 'count_parameters', 'AdapterParams', 'adapter_params']
 
 # %% ../nbs/11a_adapters.ipynb #d96a839d
 class AdapterKind(NamedTuple):
@@ -101,6 +102,12 @@ def adapter_label(cfg) -> str:
     return "LoRA " + ",".join(sorted(targets))
 
 # %% ../nbs/11a_adapters.ipynb #517d8894
+class LoraOnQuantizedLinear(LoraLinear):
+    "peft's LoRA layer on an `Int8Linear` / `Int4Linear` base (the int4 model's attention): it trains as on `nn.Linear`; the base stays quantized, so merging is refused."
+    def merge(self, *args, **kwargs):
+        raise PerftVizError("A LoRA adapter cannot be merged into int8/int4 weights (the int4 model's attention).",
+                            "Keep the adapter separate, or merge it on a full-precision or nf4 base.")
+
 def wrap_model(model, # a transformers OLMoE model, full precision or quantized
                cfg,   # a PerftConfig or LoraConfig, e.g. from `adapter_config`
               ):
@@ -109,6 +116,9 @@ def wrap_model(model, # a transformers OLMoE model, full precision or quantized
     q = quantization_of(model)
     check(not (q and any("experts" in t for t in targets)), f"LoRA on the experts targets the fused expert weights, but this model's experts are quantized ({q}).",
           "Load the model in full precision (leave out --quantization), or train PERFT (which works on a 4-bit base) or LoRA q,v.")
+    if isinstance(cfg, LoraConfig) and any(isinstance(m, (Int8Linear, Int4Linear)) for m in model.modules()):
+        cfg = copy.deepcopy(cfg)   # peft keeps the layer mapping on the config; the caller's stays as it was
+        cfg._register_custom_module({Int8Linear: LoraOnQuantizedLinear, Int4Linear: LoraOnQuantizedLinear})
     return get_peft_model(model, cfg)
 
 # %% ../nbs/11a_adapters.ipynb #acd677dc

@@ -154,6 +154,9 @@ class Int4Linear(nn.Module):
         self.register_buffer("weight_scales_zeros", sz.view(torch.int16))   # bf16 bits: `model.to(dtype)` leaves them alone
         self.bias = lin.bias
 
+    @property
+    def weight(self) -> torch.Tensor: return self.weight_int4   # the stored codes, where bitsandbytes' layers keep theirs (peft places a LoRA adapter by it)
+
     def dequantize(self, dtype=torch.float32) -> torch.Tensor:              # [N, K]
         return dequantize_int4(self.weight_int4, self.weight_scales_zeros.view(torch.bfloat16), self.groupsize, dtype)
 
@@ -190,6 +193,9 @@ class Int8Linear(nn.Module):
         self.register_buffer("weight_int8", q)                              # [N, K] int8
         self.register_buffer("weight_scale", scale.view(torch.int16))       # [N] bf16 bits: `model.to(dtype)` leaves them alone
         self.bias = lin.bias
+
+    @property
+    def weight(self) -> torch.Tensor: return self.weight_int8   # the stored codes, where bitsandbytes' layers keep theirs (peft places a LoRA adapter by it)
 
     def dequantize(self, dtype=torch.float32) -> torch.Tensor:              # [N, K]
         return (self.weight_int8.float() * self.weight_scale.view(torch.bfloat16).float()[:, None]).to(dtype)

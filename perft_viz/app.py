@@ -81,7 +81,7 @@ class RoutingView:
         return fig, status
 
 # %% ../nbs/20_app.ipynb #c1c5ebfb
-from .app_views import heldout_view, perft_knobs, goto_tab_js, heatmap_click_bridge, HEATMAP_CLICK_JS, as_task, SOURCES, reading
+from .app_views import heldout_view, perft_knobs, goto_tab_js, heatmap_click_bridge, HEATMAP_CLICK_JS, as_task, task_note, SOURCES, reading
 
 @dataclass
 class TrainView:
@@ -116,7 +116,7 @@ class TrainView:
         cut, notice = cut_prompt(self.routing.limits, prompt)
         with as_task(model): pc = capture_prompt(model, self.routing.loaded.tokenizer, cut, self.routing.limits.max_prompt_tokens)
         layer = int(layer)
-        status = f"{session.run.label} of session {session.tag}: routed {len(pc.tokens)} tokens (prompt {text_tag(prompt)}). {notice} {pc.notice}".strip()
+        status = f"{session.run.label} of session {session.tag}: routed {len(pc.tokens)} tokens (prompt {text_tag(prompt)}). {notice} {pc.notice} {task_note(model)}".strip()
         figs = perft_routing_figure(pc.capture, pc.tokens, layer), norms_figure(pc.capture, pc.tokens, layer)
         session.shown["adapter"] = Shown(dict(zip(("peft_routing", "norms"), figs)), {"layer": layer, "tokens": pc.tokens}, status)
         return (*figs, status)

@@ -25,10 +25,10 @@ from .teaching_plots import (token_path_figure, divergence_figure, changed_highl
                                       coact_figure, geometry_figure)
 
 # %% auto #0
-__all__ = ['INTRO', 'GLOSSARY', 'ROUTER_ABOUT', 'PLACEMENT_ABOUT', 'EXPERT_ABOUT', 'INIT_ABOUT', 'HEATMAP_CLICK_JS', 'SOURCES',
-           'as_layer', 'reading', 'adapter_model', 'as_task', 'clicked_token', 'train_guide', 'TeachView',
-           'heldout_view', 'saturation_panel', 'perft_knobs', 'goto_tab_js', 'heatmap_click_bridge', 'compare_tab',
-           'analyses_tab', 'geometry_tab']
+__all__ = ['INTRO', 'GLOSSARY', 'TASK_NOTE', 'ROUTER_ABOUT', 'PLACEMENT_ABOUT', 'EXPERT_ABOUT', 'INIT_ABOUT', 'HEATMAP_CLICK_JS',
+           'SOURCES', 'as_layer', 'reading', 'adapter_model', 'task_note', 'as_task', 'clicked_token', 'train_guide',
+           'TeachView', 'heldout_view', 'saturation_panel', 'perft_knobs', 'goto_tab_js', 'heatmap_click_bridge',
+           'compare_tab', 'analyses_tab', 'geometry_tab']
 
 # %% ../nbs/20b_app_views.ipynb #f3b24db5
 INTRO = ("**What you are looking at.** In a mixture-of-experts (MoE) model, each layer's feed-forward part is split into many small "
@@ -61,6 +61,14 @@ def adapter_model(run):
     "The trained (or uploaded) adapted model of a live run, or None when there is none or it is still training."
     try: return run.trained()
     except PerftVizError: return None
+
+TASK_NOTE = ("This adapter picks its PEFT experts by task, and a free prompt has none: it was routed as the first task the "
+             "adapter was trained on.")
+
+def task_note(model) -> str:
+    "`TASK_NOTE` for a task-routed adapter (what `as_task` did to a free prompt), else nothing."
+    from perft_viz.perft.routers import task_routed
+    return TASK_NOTE if model is not None and task_routed(model) else ""
 
 def as_task(model, task:int=0):
     "A `with` block in which a task-routed adapter routes a free prompt as task `task` (any other model: nothing changes)."
@@ -122,7 +130,7 @@ class TeachView:
         label = pc.tokens[tp.token]
         neurons = ", ".join(f"L{l_} E{e}/n{n} ({a:+.2f})" for l_, e, n, a in sn)
         return (token_path_figure(tp, label), neuron_figure(na, label, l),
-                f"{path_takeaway(tp, label)} Strongest neurons of the experts it went to: {neurons}.")
+                f"{path_takeaway(tp, label)} Strongest neurons of the experts it went to: {neurons}. {task_note(adapted)}".strip())
 
 # %% ../nbs/20b_app_views.ipynb #29efce93
 @patch
@@ -138,7 +146,7 @@ def compare(self:TeachView, prompt:str, layer, adapted):
         norms = norms_figure(c, ad.tokens, layer)
         lines.append(norms_takeaway(c[f"layers.{layer}.perft.hook_moe_out_norm"], c[f"layers.{layer}.perft.hook_peft_out_norm"], layer))
     else: norms = _empty(f"No PEFT experts at layer {layer} (a LoRA adapter changes weights in place)")
-    return divergence_figure(diff), changed_highlights(diff, base.tokens, layer), norms, " ".join(lines)
+    return divergence_figure(diff), changed_highlights(diff, base.tokens, layer), norms, " ".join(lines + [task_note(adapted)]).strip()
 
 # %% ../nbs/20b_app_views.ipynb #92a5a354
 @patch

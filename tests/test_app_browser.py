@@ -37,6 +37,13 @@ def plot_rows(page, sel):
                          " return d && d.data ? d.data[0].z.length : -1; }")
 
 
+def set_number(page, sel, value):
+    "Type `value` into the number box `sel` and commit it with Tab: a click that lands before the commit reads the old value (a 200-step run, not 6)."
+    box = page.locator(f"{sel} input")
+    box.fill(str(value)); box.press("Tab")
+    assert box.input_value() == str(value)
+
+
 def wait_plot(page, sel, timeout=60_000):
     "Wait until the plotly figure in `sel` has a trace with rows."
     page.wait_for_function(f"() => {{ const d = document.querySelector('{sel} .js-plotly-plot');"
@@ -80,7 +87,7 @@ def test_neurons_of_one_token(page):
 
 def test_live_training_streams_and_adapter_routes(page):
     page.get_by_role("tab", name="Train").click()
-    page.locator("#steps input").fill("6")
+    set_number(page, "#steps", 6)
     page.locator("#train-btn").click()
     # the timer streams records into the loss plot while the run goes on, and says when it is done
     page.wait_for_function("() => document.querySelector('#train-status').innerText.includes('step 6/6')", timeout=240_000)
@@ -109,8 +116,7 @@ def test_two_sessions_each_see_only_their_own_adapter(page, app_url):
     for pg, m in zip(pages, ("4", "8")):
         open_app(pg, app_url)
         pg.get_by_role("tab", name="Train").click()
-        pg.locator("#experts input").fill(m)
-        pg.locator("#steps input").fill("4")
+        set_number(pg, "#experts", m); set_number(pg, "#steps", 4)
     for pg in pages: pg.locator("#train-btn").click()
     for pg in pages:
         pg.wait_for_function("() => document.querySelector('#train-status').innerText.includes('step 4/4')", timeout=240_000)

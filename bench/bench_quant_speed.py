@@ -134,14 +134,14 @@ def timers(model, prompt):
         model.model(nxt, past_key_values=cache, use_cache=True); cache.crop(-1)
     return (lambda: model(prompt, use_cache=False, logits_to_keep=1)), (lambda: model(prompt, use_cache=False)), decode, decode_layers
 
-def time_pass(fns:dict, slots:list, times:dict, cpu:dict, runs:int, device):
-    "Time each model's callables `fns[k]` (after one warm-up), alternating the models run by run; seconds go to times[k][slot] / cpu[k][slot]."
-    for fs in fns.values(): [f() for f in fs]
+def time_pass(fns:dict, which:list, times:dict, cpu:dict, runs:int, device):
+    "Time the callables `fns[k][i]`, i in `which` (after one warm-up), alternating the models run by run; seconds go to times[k][i] / cpu[k][i]."
+    for fs in fns.values(): [fs[i]() for i in which]
     sync(device)
     for _ in range(runs):
         for k, fs in fns.items():
-            for f, i in zip(fs, slots):
-                c, t = time.process_time(), time.perf_counter(); f(); sync(device)
+            for i in which:
+                c, t = time.process_time(), time.perf_counter(); fs[i](); sync(device)
                 times[k][i].append(time.perf_counter() - t); cpu[k][i].append(time.process_time() - c)
 
 def run_shape(args, layers, device) -> dict:
@@ -174,7 +174,7 @@ def run_shape(args, layers, device) -> dict:
                 # experts either way), then every position's logits on their own (a 64 x 50304 lm_head product slowed the
                 # int8 lm_head's next 1-token product by a third when run in between)
                 for which in ([0] if routing == "balanced" else [0, 2, 3]), [1]:
-                    time_pass({k: [fs[i] for i in which] for k, fs in fns.items()}, which, times, cpu, args.runs, device)
+                    time_pass(fns, which, times, cpu, args.runs, device)
                 for k, ts in times.items():
                     med = [statistics.median(t) if t else None for t in ts]
                     cmed = [statistics.median(t) if t else None for t in cpu[k]]   # CPU seconds of this process: less hurt than wall time when other jobs take the cores

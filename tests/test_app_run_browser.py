@@ -3,7 +3,7 @@ router saturation in Analyses, and a click on a heatmap row that follows its tok
 import re
 import pytest
 from conftest import ROOT
-from test_app_browser import app_page, plot_rows
+from test_app_browser import app_page, plot_rows, set_number
 from test_app_teach_browser import text_has, route, wait_points
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,7 @@ def test_train_a_kmeans_router_and_see_held_out_exact_match(page):
     for sel in ("#router", "#placement", "#expert-type", "#init"):
         assert page.locator(sel).inner_text().strip()          # each control shows its line of explanation
     pick(page, "#router", "kmeans")
-    steps = page.locator("#steps input")
-    steps.fill("40"); steps.press("Tab")                     # long enough for the screenshot to show some learning (~20 s)
+    set_number(page, "#steps", 40)                           # long enough for the screenshot to show some learning (~20 s)
     page.locator("#train-btn").click()
     try: text_has(page, "#score-status", "Held-out exact match", timeout=300_000)   # no button: the run scores itself
     except Exception:

@@ -4,7 +4,7 @@ import pytest
 from transformers import AutoTokenizer
 from perft_viz.core import TINY_OLMOE_DIR
 from conftest import ARTIFACTS, ROOT, n_routed
-from test_app_browser import app_page, plot_rows
+from test_app_browser import app_page, plot_rows, set_number
 
 @pytest.fixture(scope="module")
 def page(app_url):
@@ -101,10 +101,7 @@ def test_geometry(page):
 def train_short(page):
     "Train a 4-step adapter in the Train tab and score it; back to Compare."
     page.get_by_role("tab", name="Train").click()
-    steps = page.locator("#steps input")
-    steps.wait_for(state="visible")
-    steps.fill("4"); steps.press("Tab")                   # commit the number before the click reads it
-    assert steps.input_value() == "4"
+    set_number(page, "#steps", 4)
     page.locator("#train-btn").click()
     try:
         page.wait_for_function("() => /step 4\\/4.*(done|stopped)/.test(document.querySelector('#train-status').innerText)", timeout=240_000)
